@@ -1,0 +1,3 @@
+"""Mailbox-access compliance auditor for Microsoft 365."""
+
+__version__ = "0.1.0"
