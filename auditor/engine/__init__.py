@@ -1,0 +1,121 @@
+"""The engine: runs the catalog over a snapshot and a baseline. Pure: no I/O, no clock ("now" is collected_at)."""
+
+from __future__ import annotations
+
+import traceback
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Any
+
+from auditor.checks import CATALOG
+from auditor.checks.base import CheckSpec, Result, SectionUnavailable
+from auditor.checks.context import Context
+from auditor.errors import ConfigError
+from auditor.models.baseline import Baseline, Integration, Waiver
+from auditor.models.findings import Finding, Severity, Status
+from auditor.models.parsing import DataError
+from auditor.models.snapshot import Snapshot
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    findings: tuple[Finding, ...]
+    inventory: dict[str, Any]
+
+    def counts(self) -> dict[str, Any]:
+        by_status = Counter(f.status.value for f in self.findings)
+        failing = [f for f in self.findings if f.status is Status.FAIL]
+        by_severity = Counter(f.severity.value for f in failing)
+        return {
+            "total": len(self.findings),
+            "by_status": {s.value: by_status.get(s.value, 0) for s in Status},
+            "failures_by_severity": {s.value: by_severity.get(s.value, 0) for s in Severity},
+        }
+
+
+def validate_against_catalog(baseline: Baseline, catalog: Iterable[CheckSpec] = CATALOG) -> None:
+    """Waivers must name real checks: a typo would otherwise waive nothing, silently."""
+    ids = {c.id for c in catalog}
+    for i, waiver in enumerate(baseline.waivers):
+        if waiver.check not in ids:
+            raise ConfigError(f"{baseline.source}: waiver[{i}].check: {waiver.check!r} is not a check id "
+                              f"(see `auditor checks`)")
+
+
+def evaluate(snapshot: Snapshot, baseline: Baseline, catalog: tuple[CheckSpec, ...] = CATALOG) -> Evaluation:
+    from auditor.engine.inventory import build_inventory
+
+    validate_against_catalog(baseline, catalog)
+    ctx = Context(snapshot, baseline)
+    findings: list[Finding] = []
+    for integration in baseline.integrations:
+        for spec in (c for c in catalog if c.scope == "integration"):
+            default = _default_resource(spec, integration)
+            findings += _run(ctx, spec, integration.name, default, (ctx, integration))
+    for spec in (c for c in catalog if c.scope == "tenant"):
+        findings += _run(ctx, spec, "", ctx.tenant_id, (ctx,))
+    findings = [_apply_waivers(f, baseline.waivers, ctx) for f in findings]
+    return Evaluation(findings=tuple(findings), inventory=build_inventory(Context(snapshot, baseline)))
+
+
+def _default_resource(spec: CheckSpec, integration: Integration) -> str:
+    if spec.default_resource == "group" and integration.scope_group:
+        return integration.scope_group.lower()
+    return integration.app_id
+
+
+def _run(ctx: Context, spec: CheckSpec, integration: str, default: str, args: tuple[Any, ...]) -> list[Finding]:
+    ctx.touched.clear()
+    try:
+        results = list(spec.run(*args))
+    except SectionUnavailable as exc:
+        results = [Result(Status.SKIP if exc.skip else Status.ERROR, default, str(exc))]
+    except DataError as exc:
+        results = [Result(Status.ERROR, default, f"snapshot data: {exc}")]
+    except Exception as exc:  # a bug in a check must cost one finding, never the run
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        results = [Result(Status.ERROR, default, f"internal error in {spec.id}: {type(exc).__name__}: {exc} "
+                                                 f"({where.filename.rsplit('/', 1)[-1]}:{where.lineno})")]
+    provenance = tuple(f"{name}: {source}" if source else name for name, source in sorted(ctx.touched.items()))
+    return [
+        Finding(check_id=spec.id, title=spec.title, severity=spec.severity, status=r.status,
+                integration=integration, resource=r.resource, message=r.message, evidence=r.evidence,
+                provenance=provenance, remediation=spec.remediation, references=spec.references)
+        for r in results
+    ]
+
+
+def _apply_waivers(finding: Finding, waivers: tuple[Waiver, ...], ctx: Context) -> Finding:
+    if finding.status is not Status.FAIL:
+        return finding
+    matching = [w for w in waivers
+                if w.check == finding.check_id and fnmatchcase(finding.resource.lower(), w.resource.lower())]
+    if not matching:
+        return finding
+    today = ctx.now.date()
+    live = [w for w in matching if today <= w.expires]
+    if live:
+        w = max(live, key=lambda w: w.expires)
+        return _with(finding, Status.WAIVED, finding.message,
+                     {"reason": w.reason, "expires": w.expires.isoformat(), "expired": False})
+    w = max(matching, key=lambda w: w.expires)
+    return _with(finding, Status.FAIL, f"{finding.message} (waiver expired on {w.expires.isoformat()})",
+                 {"reason": w.reason, "expires": w.expires.isoformat(), "expired": True})
+
+
+def _with(f: Finding, status: Status, message: str, waiver: dict[str, Any]) -> Finding:
+    from dataclasses import replace
+
+    return replace(f, status=status, message=message, waiver=waiver)
+
+
+def exit_code(findings: Iterable[Finding], fail_on: Severity = Severity.LOW) -> int:
+    """DESIGN.md section 6: 3 incomplete (any ERROR) beats 1 non-compliant (a FAIL at or above fail_on)."""
+    findings = list(findings)
+    if any(f.status is Status.ERROR for f in findings):
+        return 3
+    if any(f.status is Status.FAIL and f.severity.at_least(fail_on) for f in findings):
+        return 1
+    return 0

@@ -1,0 +1,1 @@
+"""Data models: the snapshot (evidence), the baseline (intent) and findings (verdicts)."""

@@ -1,0 +1,401 @@
+"""The baseline: what is intended, as a TOML file (DESIGN.md section 4).
+
+Every key is known: an unknown key is an error, so a typo never silently disables a check. Errors are
+one line naming the file, the key and the problem (exit code 2).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from auditor.errors import ConfigError
+
+GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+CHECK_ID_RE = re.compile(r"^[A-Z]+-\d{3}$")
+
+
+@dataclass(frozen=True)
+class TenantConfig:
+    id: str = ""
+    domain: str = ""
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    client_id: str = ""
+    certificate: str = ""
+    certificate_password_env: str = ""
+    authority: str = "https://login.microsoftonline.com"
+    graph_endpoint: str = "https://graph.microsoft.com"
+    exchange_resource: str = "https://outlook.office365.com"
+    ca_bundle: str = ""
+    timeout_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class ExchangeConfig:
+    transport: str = "psrp"
+    server: str = ""
+    port: int = 5986
+    ssl: bool = True
+    path: str = "wsman"
+    auth: str = "negotiate"
+    encryption: str = "auto"
+    username: str = ""
+    configuration_name: str = "Microsoft.PowerShell"
+    connect: str = "jump-host"
+    operation_timeout_s: float = 60.0
+    pools: int = 2
+    rest_endpoint: str = "https://outlook.office365.com/adminapi/beta"
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    credential_warning_days: int = 30
+    max_secret_lifetime_days: int = 365
+    canary_sample_size: int = 3
+
+
+@dataclass(frozen=True)
+class Integration:
+    name: str
+    app_id: str
+    permissions: tuple[str, ...]
+    allowed_extra: tuple[str, ...] = ()
+    scope_group: str = ""
+    mailboxes: tuple[str, ...] = ()
+    canaries: tuple[str, ...] = ()
+    access_model: str = "policy"
+    group_managers: tuple[str, ...] | None = None
+    """None when not given: GRP-004 then judges only MemberJoinRestriction."""
+    owners: tuple[str, ...] | None = None
+    """None when not given: OWN-001 then judges only guest/disabled owners."""
+
+    @property
+    def allowed_permissions(self) -> tuple[str, ...]:
+        return self.permissions + self.allowed_extra
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    enabled: bool = True
+    include_microsoft_apps: bool = False
+    allowed_privileged: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Waiver:
+    check: str
+    resource: str
+    reason: str
+    expires: date
+
+
+@dataclass(frozen=True)
+class HistoryConfig:
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    title: str = ""
+    organisation: str = ""
+
+
+@dataclass(frozen=True)
+class Baseline:
+    source: str
+    sha256: str
+    tenant: TenantConfig
+    auth: AuthConfig
+    exchange: ExchangeConfig
+    policy: PolicyConfig
+    integrations: tuple[Integration, ...]
+    sweep: SweepConfig
+    waivers: tuple[Waiver, ...]
+    history: HistoryConfig
+    report: ReportConfig
+
+
+_CHOICES = {
+    ("exchange", "transport"): ("psrp", "rest", "none"),
+    ("exchange", "auth"): ("negotiate", "kerberos", "ntlm", "basic", "certificate", "credssp"),
+    ("exchange", "encryption"): ("auto", "always", "never"),
+    ("exchange", "connect"): ("jump-host", "direct"),
+    ("integration", "access_model"): ("policy", "rbac"),
+}
+
+
+class _Reader:
+    """Typed access to one TOML table, with errors naming file and key."""
+
+    def __init__(self, origin: str, prefix: str, table: Any) -> None:
+        self.origin, self.prefix = origin, prefix
+        if not isinstance(table, dict):
+            raise self.error("", "must be a table")
+        self.table = table
+
+    def error(self, key: str, problem: str) -> ConfigError:
+        where = f"{self.prefix}.{key}" if key and self.prefix else (key or self.prefix)
+        return ConfigError(f"{self.origin}: {where}: {problem}")
+
+    def only(self, keys: set[str]) -> None:
+        for key in self.table:
+            if key not in keys:
+                raise self.error(key, f"unknown key (known keys: {', '.join(sorted(keys))})")
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any = None, required: bool = False) -> Any:
+        if key not in self.table:
+            if required:
+                raise self.error(key, "is required")
+            return default
+        value = self.table[key]
+        # TOML booleans are ints in Python: reject them where a number is expected.
+        if isinstance(value, bool) and kind in (int, float, (int, float)):
+            raise self.error(key, f"must be a number, not {str(value).lower()}")
+        if kind is float:
+            kind = (int, float)
+        if not isinstance(value, kind):
+            raise self.error(key, f"must be {_kind_name(kind)}, not {_kind_name(type(value))}")
+        return value
+
+    def text(self, key: str, default: str = "", required: bool = False) -> str:
+        value = self.get(key, str, default, required)
+        if required and not value.strip():
+            raise self.error(key, "must not be empty")
+        return value
+
+    def choice(self, key: str, family: str, default: str) -> str:
+        value = self.text(key, default)
+        allowed = _CHOICES[(family, key)]
+        if value not in allowed:
+            raise self.error(key, f"{value!r} is not one of {', '.join(allowed)}")
+        return value
+
+    def number(self, key: str, default: float, minimum: float = 0, integer: bool = True) -> Any:
+        value = self.get(key, int if integer else float, default)
+        if value < minimum:
+            raise self.error(key, f"must be at least {minimum:g}")
+        return value
+
+    def strings(self, key: str, default: tuple[str, ...] | None = (), required: bool = False) -> Any:
+        value = self.get(key, list, None, required)
+        if value is None:
+            return default
+        for i, item in enumerate(value):
+            if not isinstance(item, str) or not item.strip():
+                raise self.error(f"{key}[{i}]", "must be a non-empty string")
+        return tuple(value)
+
+    def flag(self, key: str, default: bool) -> bool:
+        return bool(self.get(key, bool, default))
+
+
+def _kind_name(kind: Any) -> str:
+    names = {str: "a string", int: "an integer", float: "a number", bool: "true or false", list: "a list",
+             dict: "a table", date: "a date"}
+    if isinstance(kind, tuple):
+        return " or ".join(dict.fromkeys(names.get(k, k.__name__) for k in kind))
+    return names.get(kind, kind.__name__)
+
+
+TOP_LEVEL = {"tenant", "auth", "exchange", "policy", "integration", "sweep", "waiver", "history", "report"}
+
+
+def load_baseline(path: Path) -> Baseline:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    return parse_baseline(text, origin=str(path), sha256=hashlib.sha256(raw).hexdigest())
+
+
+def parse_baseline(text: str, origin: str = "baseline", sha256: str = "") -> Baseline:
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{origin}: not valid TOML: {exc}") from None
+    top = _Reader(origin, "", doc)
+    top.only(TOP_LEVEL)
+    integrations = _integrations(origin, doc.get("integration", []))
+    return Baseline(
+        source=origin,
+        sha256=sha256 or hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        tenant=_tenant(_Reader(origin, "tenant", doc.get("tenant", {}))),
+        auth=_auth(_Reader(origin, "auth", doc.get("auth", {}))),
+        exchange=_exchange(_Reader(origin, "exchange", doc.get("exchange", {}))),
+        policy=_policy(_Reader(origin, "policy", doc.get("policy", {}))),
+        integrations=integrations,
+        sweep=_sweep(_Reader(origin, "sweep", doc.get("sweep", {}))),
+        waivers=_waivers(origin, doc.get("waiver", [])),
+        history=_history(_Reader(origin, "history", doc.get("history", {}))),
+        report=_report(_Reader(origin, "report", doc.get("report", {}))),
+    )
+
+
+def _tenant(r: _Reader) -> TenantConfig:
+    r.only({"id", "domain", "name"})
+    tenant_id = r.text("id")
+    if tenant_id and not GUID_RE.match(tenant_id):
+        raise r.error("id", f"{tenant_id!r} is not a GUID (the Directory (tenant) ID)")
+    return TenantConfig(id=tenant_id.lower(), domain=r.text("domain"), name=r.text("name"))
+
+
+def _auth(r: _Reader) -> AuthConfig:
+    r.only({"client_id", "certificate", "certificate_password_env", "authority", "graph_endpoint",
+            "exchange_resource", "ca_bundle", "timeout_s"})
+    client_id = r.text("client_id")
+    if client_id and not GUID_RE.match(client_id):
+        raise r.error("client_id", f"{client_id!r} is not a GUID (the auditor app's Application (client) ID)")
+    for key in ("authority", "graph_endpoint", "exchange_resource"):
+        value = r.text(key, "x")
+        if key in r.table and not value.startswith("https://"):
+            raise r.error(key, f"{value!r} must be an https:// URL")
+    d = AuthConfig()
+    return AuthConfig(
+        client_id=client_id,
+        certificate=r.text("certificate"),
+        certificate_password_env=r.text("certificate_password_env"),
+        authority=r.text("authority", d.authority).rstrip("/"),
+        graph_endpoint=r.text("graph_endpoint", d.graph_endpoint).rstrip("/"),
+        exchange_resource=r.text("exchange_resource", d.exchange_resource).rstrip("/"),
+        ca_bundle=r.text("ca_bundle"),
+        timeout_s=float(r.number("timeout_s", d.timeout_s, minimum=1, integer=False)),
+    )
+
+
+def _exchange(r: _Reader) -> ExchangeConfig:
+    r.only({"transport", "server", "port", "ssl", "path", "auth", "encryption", "username",
+            "configuration_name", "connect", "operation_timeout_s", "pools", "rest_endpoint"})
+    d = ExchangeConfig()
+    port = r.number("port", d.port, minimum=1)
+    if port > 65535:
+        raise r.error("port", "must be at most 65535")
+    return ExchangeConfig(
+        transport=r.choice("transport", "exchange", d.transport),
+        server=r.text("server"),
+        port=port,
+        ssl=r.flag("ssl", d.ssl),
+        path=r.text("path", d.path),
+        auth=r.choice("auth", "exchange", d.auth),
+        encryption=r.choice("encryption", "exchange", d.encryption),
+        username=r.text("username"),
+        configuration_name=r.text("configuration_name", d.configuration_name),
+        connect=r.choice("connect", "exchange", d.connect),
+        operation_timeout_s=float(r.number("operation_timeout_s", d.operation_timeout_s, 1, integer=False)),
+        pools=r.number("pools", d.pools, minimum=1),
+        rest_endpoint=r.text("rest_endpoint", d.rest_endpoint).rstrip("/"),
+    )
+
+
+def _policy(r: _Reader) -> PolicyConfig:
+    r.only({"credential_warning_days", "max_secret_lifetime_days", "canary_sample_size"})
+    d = PolicyConfig()
+    return PolicyConfig(
+        credential_warning_days=r.number("credential_warning_days", d.credential_warning_days),
+        max_secret_lifetime_days=r.number("max_secret_lifetime_days", d.max_secret_lifetime_days, minimum=1),
+        canary_sample_size=r.number("canary_sample_size", d.canary_sample_size),
+    )
+
+
+INTEGRATION_KEYS = {"name", "app_id", "permissions", "allowed_extra", "scope_group", "mailboxes", "canaries",
+                    "access_model", "group_managers", "owners"}
+
+
+def _integrations(origin: str, raw: Any) -> tuple[Integration, ...]:
+    if not isinstance(raw, list):
+        raise ConfigError(f"{origin}: integration: must be an array of tables ([[integration]])")
+    out: list[Integration] = []
+    seen: set[str] = set()
+    for i, table in enumerate(raw):
+        r = _Reader(origin, f"integration[{i}]", table)
+        r.only(INTEGRATION_KEYS)
+        name = r.text("name", required=True)
+        if name in seen:
+            raise r.error("name", f"{name!r} is used by another integration")
+        seen.add(name)
+        r.prefix = f"integration[{i}] ({name})"
+        app_id = r.text("app_id", required=True)
+        if not GUID_RE.match(app_id):
+            raise r.error("app_id", f"{app_id!r} is not a GUID (the Application (client) ID)")
+        access_model = r.choice("access_model", "integration", "policy")
+        scope_group = r.text("scope_group")
+        if access_model == "policy" and not scope_group.strip():
+            raise r.error("scope_group", 'is required when access_model is "policy"')
+        mailboxes = r.strings("mailboxes")
+        canaries = r.strings("canaries")
+        overlap = {m.lower() for m in mailboxes} & {c.lower() for c in canaries}
+        if overlap:
+            raise r.error("canaries", f"{sorted(overlap)[0]} is also a queue mailbox")
+        out.append(Integration(
+            name=name,
+            app_id=app_id.lower(),
+            permissions=r.strings("permissions", required=True),
+            allowed_extra=r.strings("allowed_extra"),
+            scope_group=scope_group.strip(),
+            mailboxes=mailboxes,
+            canaries=canaries,
+            access_model=access_model,
+            group_managers=r.strings("group_managers", default=None),
+            owners=r.strings("owners", default=None),
+        ))
+    return tuple(out)
+
+
+def _sweep(r: _Reader) -> SweepConfig:
+    r.only({"enabled", "include_microsoft_apps", "allowed_privileged"})
+    allowed = r.strings("allowed_privileged")
+    for i, app_id in enumerate(allowed):
+        if not GUID_RE.match(app_id):
+            raise r.error(f"allowed_privileged[{i}]", f"{app_id!r} is not an app id (GUID)")
+    return SweepConfig(
+        enabled=r.flag("enabled", True),
+        include_microsoft_apps=r.flag("include_microsoft_apps", False),
+        allowed_privileged=tuple(a.lower() for a in allowed),
+    )
+
+
+def _waivers(origin: str, raw: Any) -> tuple[Waiver, ...]:
+    if not isinstance(raw, list):
+        raise ConfigError(f"{origin}: waiver: must be an array of tables ([[waiver]])")
+    out = []
+    for i, table in enumerate(raw):
+        r = _Reader(origin, f"waiver[{i}]", table)
+        r.only({"check", "resource", "reason", "expires"})
+        check_id = r.text("check", required=True)
+        if not CHECK_ID_RE.match(check_id):
+            raise r.error("check", f"{check_id!r} is not a check id like CRED-005")
+        expires = r.get("expires", (date, str), required=True)
+        if isinstance(expires, datetime):
+            expires = expires.date()
+        elif isinstance(expires, str):
+            try:
+                expires = date.fromisoformat(expires)
+            except ValueError:
+                raise r.error("expires", f"{expires!r} is not a date (write 2027-03-31)") from None
+        out.append(Waiver(check=check_id, resource=r.text("resource", required=True),
+                          reason=r.text("reason", required=True), expires=expires))
+    return tuple(out)
+
+
+def _history(r: _Reader) -> HistoryConfig:
+    r.only({"path"})
+    return HistoryConfig(path=r.text("path"))
+
+
+def _report(r: _Reader) -> ReportConfig:
+    r.only({"title", "organisation"})
+    return ReportConfig(title=r.text("title"), organisation=r.text("organisation"))

@@ -1,0 +1,102 @@
+"""What a check is: a small pure function with its metadata beside it (STYLE.md, convention 2)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from auditor.models.findings import Severity, Status
+from auditor.models.parsing import DataError
+
+
+class SectionUnavailable(Exception):
+    """A snapshot section (or an item in it) a check needs was not collected or its collection failed."""
+
+    def __init__(self, section: str, reason: str, skip: bool = False) -> None:
+        super().__init__(f"{section}: {reason}")
+        self.section, self.reason, self.skip = section, reason, skip
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a check yields; the engine adds id, title, severity, provenance and waivers."""
+
+    status: Status
+    resource: str
+    message: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+def passed(resource: str, message: str, evidence: dict[str, Any] | None = None) -> Result:
+    return Result(Status.PASS, resource, message, evidence or {})
+
+
+def failed(resource: str, message: str, evidence: dict[str, Any] | None = None) -> Result:
+    return Result(Status.FAIL, resource, message, evidence or {})
+
+
+def skipped(resource: str, message: str, evidence: dict[str, Any] | None = None) -> Result:
+    return Result(Status.SKIP, resource, message, evidence or {})
+
+
+def errored(resource: str, message: str, evidence: dict[str, Any] | None = None) -> Result:
+    return Result(Status.ERROR, resource, message, evidence or {})
+
+
+def per_item(resource: str, judge: Callable[[], Result]) -> Result:
+    """Judge one item of a per-item check; data missing for this item alone makes this item ERROR."""
+    try:
+        return judge()
+    except SectionUnavailable as exc:
+        return Result(Status.SKIP if exc.skip else Status.ERROR, resource, str(exc))
+    except DataError as exc:
+        return errored(resource, str(exc))
+
+
+IntegrationCheckFn = Callable[..., Iterable[Result]]
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    id: str
+    title: str
+    severity: Severity
+    scope: str  # "integration" or "tenant"
+    needs: tuple[str, ...]
+    rationale: str
+    remediation: str
+    references: tuple[str, ...]
+    func: IntegrationCheckFn
+    default_resource: str = "app"  # "app" or "group": what a check-level ERROR/SKIP names
+
+    def run(self, *args: Any) -> Iterator[Result]:
+        yield from self.func(*args)
+
+
+def check(
+    *,
+    id: str,
+    title: str,
+    severity: Severity,
+    needs: tuple[str, ...],
+    rationale: str,
+    remediation: str,
+    references: tuple[str, ...],
+    scope: str = "integration",
+    default_resource: str = "app",
+) -> Callable[[IntegrationCheckFn], CheckSpec]:
+    def wrap(func: IntegrationCheckFn) -> CheckSpec:
+        return CheckSpec(id=id, title=title, severity=severity, scope=scope, needs=needs, rationale=rationale,
+                         remediation=remediation, references=references, func=func,
+                         default_resource=default_resource)
+
+    return wrap
+
+
+def attempt(func: Callable[[], Any]) -> tuple[Any, SectionUnavailable | DataError | None]:
+    """Run a read whose absence should not sink a whole sweep: (value, None) or (None, the reason)."""
+    try:
+        return func(), None
+    except (SectionUnavailable, DataError) as exc:
+        return None, exc

@@ -1,0 +1,256 @@
+"""The evaluation context: typed, indexed, strictly-parsed views of one snapshot plus the baseline.
+
+Every accessor names the section it reads; the engine records those names as each finding's provenance.
+A section that is missing, `error` or `not_collected`, or an item that was never asked for, raises
+SectionUnavailable (the engine turns it into ERROR, or SKIP when Exchange collection is switched off).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+from auditor.checks.base import SectionUnavailable
+
+from auditor.models import exchange as ex
+from auditor.models import graph as gr
+from auditor.models.baseline import Baseline, Integration
+from auditor.models.parsing import DataError
+from auditor.models.snapshot import Section, SectionStatus, Snapshot
+
+T = TypeVar("T")
+
+GROUP_TYPES_SUFFIX = "Group"  # MailUniversalSecurityGroup, MailUniversalDistributionGroup, MailNonUniversalGroup
+
+
+def is_group_type(recipient_type_details: str) -> bool:
+    return recipient_type_details.endswith(GROUP_TYPES_SUFFIX) or recipient_type_details == "RoomList"
+
+
+def item_key(app_id: str, address: str) -> str:
+    return f"{app_id.lower()}|{address.lower()}"
+
+
+class Context:
+    def __init__(self, snapshot: Snapshot, baseline: Baseline) -> None:
+        self.snapshot = snapshot
+        self.baseline = baseline
+        self.now: datetime = snapshot.collected_at
+        self.policy = baseline.policy
+        self.tenant_id = snapshot.tenant_id.lower()
+        self.touched: dict[str, str] = {}
+        self._cache: dict[str, Any] = {}
+
+    # -- sections -------------------------------------------------------------------------------
+
+    def section(self, name: str) -> Section:
+        sec = self.snapshot.section(name)
+        self.touched[name] = sec.source if sec else ""
+        if sec is not None and sec.status is SectionStatus.OK:
+            return sec
+        off = name.startswith("exchange.") and self.snapshot.collection.get("exchange_transport") == "none"
+        if off:
+            raise SectionUnavailable(name, 'Exchange collection is switched off ([exchange] transport = "none")',
+                                     skip=True)
+        if sec is None:
+            raise SectionUnavailable(name, "not in the snapshot")
+        if sec.status is SectionStatus.ERROR:
+            raise SectionUnavailable(name, f"collection failed: {sec.error or 'no reason recorded'}")
+        raise SectionUnavailable(name, f"not collected{': ' + sec.error if sec.error else ''}")
+
+    def _parsed(self, name: str, parse: Callable[[Any], T]) -> list[T]:
+        key = f"parsed:{name}"
+        sec = self.section(name)
+        if key not in self._cache:
+            if not isinstance(sec.data, list):
+                raise DataError(f"{name}: data is not a list")
+            self._cache[key] = [parse(obj) for obj in sec.data]
+        return self._cache[key]
+
+    def _require_queried(self, name: str, key: str, what: str) -> Section:
+        sec = self.section(name)
+        if sec.queried is not None and key.lower() not in {q.lower() for q in sec.queried}:
+            raise SectionUnavailable(name, f"{what} was not collected")
+        for item, error in sec.item_errors.items():
+            if item.lower() == key.lower():
+                raise SectionUnavailable(name, f"{what}: {error}")
+        return sec
+
+    # -- Graph ----------------------------------------------------------------------------------
+
+    def resources(self) -> list[gr.ResourcePrincipal]:
+        return self._parsed("graph.resources", gr.parse_resource)
+
+    def resource_by_id(self, object_id: str) -> gr.ResourcePrincipal | None:
+        return next((r for r in self.resources() if r.id == object_id.lower()), None)
+
+    def resource_by_app_id(self, app_id: str) -> gr.ResourcePrincipal | None:
+        return next((r for r in self.resources() if r.app_id == app_id.lower()), None)
+
+    def resource_by_name(self, name: str) -> gr.ResourcePrincipal | None:
+        """A baseline resource prefix: the resource's displayName (case-insensitive) or appId."""
+        low = name.strip().lower()
+        return next((r for r in self.resources() if r.app_id == low or r.display_name.lower() == low), None)
+
+    def service_principals(self) -> list[gr.ServicePrincipal]:
+        sec = self.section("graph.servicePrincipals")
+        if sec.queried is not None:
+            raise SectionUnavailable("graph.servicePrincipals", "only looked up by app id, not listed in full")
+        return self._parsed("graph.servicePrincipals", gr.parse_service_principal)
+
+    def service_principal(self, app_id: str) -> gr.ServicePrincipal | None:
+        self._require_queried("graph.servicePrincipals", app_id, f"service principal of app {app_id}")
+        sps = self._index("sp_by_app", "graph.servicePrincipals", gr.parse_service_principal, lambda s: s.app_id)
+        return sps.get(app_id.lower())
+
+    def applications(self) -> list[gr.Application]:
+        sec = self.section("graph.applications")
+        if sec.queried is not None:
+            raise SectionUnavailable("graph.applications", "only looked up by app id, not listed in full")
+        return self._parsed("graph.applications", gr.parse_application)
+
+    def application(self, app_id: str) -> gr.Application | None:
+        self._require_queried("graph.applications", app_id, f"application object of app {app_id}")
+        apps = self._index("app_by_app", "graph.applications", gr.parse_application, lambda a: a.app_id)
+        return apps.get(app_id.lower())
+
+    def _index(self, key: str, name: str, parse: Callable[[Any], T], by: Callable[[T], str]) -> dict[str, T]:
+        if key not in self._cache:
+            self._cache[key] = {by(obj): obj for obj in self._parsed(name, parse)}
+        return self._cache[key]
+
+    def assignments_held_by(self, sp_id: str) -> list[gr.AppRoleAssignment]:
+        """Every app role granted to this service principal (needs its own client-side listing)."""
+        self._require_queried("graph.appRoleAssignments", f"principal:{sp_id}", f"app role assignments of {sp_id}")
+        return [a for a in self._parsed("graph.appRoleAssignments", gr.parse_assignment) if a.principal_id == sp_id]
+
+    def assignments_on(self, resource: gr.ResourcePrincipal) -> list[gr.AppRoleAssignment]:
+        """Every app role granted on this resource (the resource-side appRoleAssignedTo listing)."""
+        self._require_queried("graph.appRoleAssignments", f"resource:{resource.id}",
+                              f"app role assignments on {resource.display_name}")
+        return [a for a in self._parsed("graph.appRoleAssignments", gr.parse_assignment)
+                if a.resource_id == resource.id]
+
+    def grants_by_client(self, sp_id: str) -> list[gr.PermissionGrant]:
+        self._require_queried("graph.oauth2PermissionGrants", sp_id, f"delegated grants of {sp_id}")
+        return [g for g in self._parsed("graph.oauth2PermissionGrants", gr.parse_grant) if g.client_id == sp_id]
+
+    def user_for_address(self, address: str) -> gr.User | None:
+        """The Entra user behind a mailbox: `mail` or `userPrincipalName` equal to the address."""
+        self._require_queried("graph.users", address, f"Entra user for {address}")
+        low = address.lower()
+        for user in self._parsed("graph.users", gr.parse_user):
+            if (user.mail or "").lower() == low or user.user_principal_name.lower() == low:
+                return user
+        return None
+
+    # -- Exchange -------------------------------------------------------------------------------
+
+    def policies(self) -> list[ex.AccessPolicy]:
+        return self._parsed("exchange.applicationAccessPolicies", ex.parse_policy)
+
+    def recipient(self, identity: str) -> ex.Recipient | None:
+        """Get-Recipient's answer for an identity (address, name or GUID); None when not found or never asked."""
+        sec = self.section("exchange.recipients")
+        if sec.queried is not None and identity.lower() not in {q.lower() for q in sec.queried}:
+            return None
+        low = identity.lower()
+        for r in self._parsed("exchange.recipients", ex.parse_recipient):
+            if low in (r.address, r.guid, r.name.lower(), (r.external_directory_object_id or "")):
+                return r
+        return None
+
+    def groups(self) -> list[ex.Group]:
+        return self._parsed("exchange.groups", ex.parse_group)
+
+    def group(self, address: str) -> ex.Group | None:
+        self._require_queried("exchange.groups", address, f"group {address}")
+        low = address.lower()
+        return next((g for g in self.groups() if g.address == low), None)
+
+    def _group_for_member(self, member: ex.Recipient) -> ex.Group:
+        for g in self.groups():
+            if g.recipient.guid == member.guid or (member.address and g.address == member.address):
+                return g
+        raise DataError(f"exchange.groups: members of nested group {member.address or member.name} were not collected")
+
+    def transitive_members(self, group: ex.Group) -> tuple[list[ex.Recipient], list[ex.Recipient]]:
+        """(non-group members, nested groups) reached from `group`, nested groups expanded, cycles cut.
+
+        Access policies count members of nested groups:
+        https://learn.microsoft.com/powershell/module/exchange/new-applicationaccesspolicy
+        """
+        members: dict[str, ex.Recipient] = {}
+        nested: dict[str, ex.Recipient] = {}
+        seen = {group.recipient.guid}
+        queue = [group]
+        while queue:
+            current = queue.pop(0)
+            for m in current.members:
+                if is_group_type(m.recipient_type_details):
+                    if m.guid in seen:
+                        continue
+                    seen.add(m.guid)
+                    nested[m.guid] = m
+                    queue.append(self._group_for_member(m))
+                else:
+                    members.setdefault(m.guid, m)
+        return list(members.values()), list(nested.values())
+
+    def mailbox(self, address: str) -> ex.Recipient | None:
+        self._require_queried("exchange.mailboxes", address, f"mailbox {address}")
+        low = address.lower()
+        return next((m for m in self._parsed("exchange.mailboxes", ex.parse_recipient) if m.address == low), None)
+
+    def access_test(self, app_id: str, address: str) -> ex.AccessTest:
+        key = item_key(app_id, address)
+        self._require_queried("exchange.accessTests", key, f"Test-ApplicationAccessPolicy for {address}")
+        for t in self._parsed("exchange.accessTests", ex.parse_access_test):
+            if t.app_id == app_id.lower() and t.identity == address.lower():
+                return t
+        raise DataError(f"exchange.accessTests: no result for app {app_id} and mailbox {address}")
+
+    def exo_service_principals(self) -> list[ex.ExoServicePrincipal]:
+        return self._parsed("exchange.servicePrincipals", ex.parse_exo_service_principal)
+
+    def exo_service_principal(self, app_id: str) -> ex.ExoServicePrincipal | None:
+        return next((s for s in self.exo_service_principals() if s.app_id == app_id.lower()), None)
+
+    def role_assignments_for(self, app_id: str) -> list[ex.RoleAssignment]:
+        """RBAC for Applications assignments whose assignee is the app's Exchange service principal."""
+        sp = self.exo_service_principal(app_id)
+        if sp is None:
+            return []
+        ids = {sp.object_id, sp.app_id}
+        return [a for a in self._parsed("exchange.roleAssignments", ex.parse_role_assignment) if a.role_assignee in ids]
+
+    def authorization_test(self, app_id: str, address: str) -> ex.AuthorizationTest:
+        key = item_key(app_id, address)
+        self._require_queried("exchange.authorizationTests", key, f"Test-ServicePrincipalAuthorization for {address}")
+        for t in self._parsed("exchange.authorizationTests", ex.parse_authorization_test):
+            if t.app_id == app_id.lower() and t.resource == address.lower():
+                return t
+        raise DataError(f"exchange.authorizationTests: no result for app {app_id} and mailbox {address}")
+
+    def canaries(self, integration: Integration) -> list[str]:
+        """Explicit plus sampled canaries, as chosen at collection time."""
+        sec = self.section("canaries")
+        if not isinstance(sec.data, dict):
+            raise DataError("canaries: data is not an object")
+        entry = sec.data.get(integration.app_id.lower())
+        if entry is None:
+            raise SectionUnavailable("canaries", f"no canaries were chosen for app {integration.app_id}")
+        if not isinstance(entry, dict):
+            raise DataError(f"canaries.{integration.app_id}: not an object")
+        chosen = [*entry.get("explicit", []), *entry.get("sampled", [])]
+        if not all(isinstance(c, str) for c in chosen):
+            raise DataError(f"canaries.{integration.app_id}: addresses must be strings")
+        return list(dict.fromkeys(c.lower() for c in chosen))
+
+    def recipient_if_known(self, identity: str) -> ex.Recipient | None:
+        """Like recipient(), but None when exchange.recipients is unavailable: for wording messages only."""
+        try:
+            return self.recipient(identity)
+        except (SectionUnavailable, DataError):
+            return None

@@ -1,0 +1,1 @@
+"""Renderers: they take a FindingsDocument (data), never the engine or the clients."""

@@ -1,0 +1,20 @@
+"""findings.json: byte-identical for the same snapshot and baseline (no render-time clock)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from auditor.reports.files import write_atomic
+
+from auditor.models.findings import FindingsDocument
+
+
+def render(doc: FindingsDocument) -> str:
+    return json.dumps(doc.to_dict(), indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+
+
+def write(doc: FindingsDocument, out_dir: Path) -> Path:
+    path = out_dir / "findings.json"
+    write_atomic(path, render(doc))
+    return path
