@@ -81,7 +81,7 @@ def policy_targets_group(ctx: Context, integration: Integration) -> Iterator[Res
     problems = []
     for policy in own:
         if not policy.is_valid:
-            problems.append(f"policy {policy.identity or policy.scope_name} is not valid (IsValid false)")
+            problems.append(f"the policy on {policy.scope_name or policy.identity} is not valid (IsValid false)")
         elif not _targets(policy, group, integration.scope_group.lower()):
             target = ctx.recipient_if_known(policy.scope_guid) if policy.scope_guid else None
             shown = target.address if target and target.address else policy.scope_name

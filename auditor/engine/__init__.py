@@ -47,7 +47,7 @@ def validate_against_catalog(baseline: Baseline, catalog: Iterable[CheckSpec] = 
 def evaluate(snapshot: Snapshot, baseline: Baseline, catalog: tuple[CheckSpec, ...] = CATALOG) -> Evaluation:
     from auditor.engine.inventory import build_inventory
 
-    validate_against_catalog(baseline, catalog)
+    validate_against_catalog(baseline)
     ctx = Context(snapshot, baseline)
     findings: list[Finding] = []
     for integration in baseline.integrations:

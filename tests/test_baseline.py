@@ -1,0 +1,97 @@
+"""Baseline validation: every mistake is one line naming the file, the key and the problem."""
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from auditor.errors import ConfigError
+from auditor.models.baseline import load_baseline, parse_baseline
+from auditor.starter import STARTER_BASELINE
+
+GOOD = """
+[tenant]
+id = "11111111-2222-3333-4444-555555555555"
+[[integration]]
+name = "Contact Center"
+app_id = "E7E4DBFC-046F-4074-9B3B-2AE8F144F59B"
+permissions = ["Mail.ReadWrite", "Mail.Send"]
+scope_group = "cctr_sec_group@contoso.com"
+mailboxes = ["support@contoso.com"]
+[[waiver]]
+check = "CRED-005"
+resource = "e7e4dbfc-*"
+reason = "vendor"
+expires = 2027-03-31
+"""
+
+
+def test_good_baseline_parses_with_defaults_and_normalised_ids():
+    b = parse_baseline(GOOD, origin="b.toml")
+    integ = b.integrations[0]
+    assert integ.app_id == "e7e4dbfc-046f-4074-9b3b-2ae8f144f59b"
+    assert integ.access_model == "policy" and integ.owners is None and integ.group_managers is None
+    assert b.policy.credential_warning_days == 30 and b.sweep.enabled
+    assert b.waivers[0].expires == date(2027, 3, 31)
+    assert b.exchange.transport == "psrp" and b.exchange.pools == 2
+
+
+def test_starter_baseline_from_init_is_valid():
+    b = parse_baseline(STARTER_BASELINE, origin="starter")
+    assert b.integrations[0].name == "Contact Center"
+    assert b.exchange.username == "CONTOSO\\svc-audit"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("[tenant]\nidd = 'x'\n", "b.toml: tenant.idd: unknown key"),
+    ("[unknown]\n", "b.toml: unknown: unknown key"),
+    ("[policy]\ncredential_warning_days = 'thirty'\n", "b.toml: policy.credential_warning_days: must be an integer"),
+    ("[policy]\ncredential_warning_days = true\n", "b.toml: policy.credential_warning_days: must be a number"),
+    ("[policy]\ncanary_sample_size = -1\n", "b.toml: policy.canary_sample_size: must be at least 0"),
+    ("[exchange]\ntransport = 'ssh'\n", "b.toml: exchange.transport: 'ssh' is not one of psrp, rest, none"),
+    ("[exchange]\nport = 70000\n", "b.toml: exchange.port: must be at most 65535"),
+    ("[auth]\nauthority = 'http://login'\n", "b.toml: auth.authority: 'http://login' must be an https:// URL"),
+    ("[tenant]\nid = 'contoso'\n", "b.toml: tenant.id: 'contoso' is not a GUID"),
+    ("[[integration]]\nname = 'x'\napp_id = 'nope'\npermissions = []\nscope_group = 'g@x'\n",
+     "b.toml: integration[0] (x).app_id: 'nope' is not a GUID"),
+    ("[[integration]]\nname = 'x'\napp_id = '11111111-2222-3333-4444-555555555555'\npermissions = []\n",
+     'b.toml: integration[0] (x).scope_group: is required when access_model is "policy"'),
+    ("[[integration]]\nname = 'x'\napp_id = '11111111-2222-3333-4444-555555555555'\nscope_group = 'g@x'\n",
+     "b.toml: integration[0] (x).permissions: is required"),
+    ("[[integration]]\nname = 'x'\napp_id = '11111111-2222-3333-4444-555555555555'\npermissions = ['Mail.Read']\n"
+     "scope_group = 'g@x'\nmailboxes = [1]\n", "b.toml: integration[0] (x).mailboxes[0]: must be a non-empty string"),
+    ("[[integration]]\nname = 'x'\napp_id = '11111111-2222-3333-4444-555555555555'\npermissions = ['Mail.Read']\n"
+     "scope_group = 'g@x'\nflavour = 1\n", "b.toml: integration[0].flavour: unknown key"),
+    ("[[waiver]]\ncheck = 'CRED-005'\nresource = 'x'\nreason = 'r'\nexpires = 'soon'\n",
+     "b.toml: waiver[0].expires: 'soon' is not a date"),
+    ("[[waiver]]\ncheck = 'CRED-005'\nresource = 'x'\nexpires = 2027-01-01\n", "b.toml: waiver[0].reason: is required"),
+    ("integration = 3\n", "b.toml: integration: must be an array of tables"),
+    ("[tenant\n", "b.toml: not valid TOML"),
+])
+def test_bad_baselines_give_one_line_naming_file_key_and_problem(text, expected):
+    with pytest.raises(ConfigError) as err:
+        parse_baseline(text, origin="b.toml")
+    message = str(err.value)
+    assert message.startswith(expected), message
+    assert "\n" not in message
+
+
+def test_duplicate_integration_names_and_canary_that_is_a_queue_are_refused():
+    two = GOOD.split("[[waiver]]")[0] * 2
+    with pytest.raises(ConfigError, match="used by another integration"):
+        parse_baseline(two.replace("[tenant]\nid = \"11111111-2222-3333-4444-555555555555\"\n", "", 1), "b.toml")
+    with pytest.raises(ConfigError, match="also a queue mailbox"):
+        parse_baseline(GOOD.replace('mailboxes = ["support@contoso.com"]',
+                                    'mailboxes = ["support@contoso.com"]\ncanaries = ["SUPPORT@contoso.com"]'), "b.toml")
+
+
+def test_missing_and_unreadable_files(tmp_path: Path):
+    with pytest.raises(ConfigError, match="no such file"):
+        load_baseline(tmp_path / "nope.toml")
+    binary = tmp_path / "bin.toml"
+    binary.write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_baseline(binary)
+    good = tmp_path / "good.toml"
+    good.write_text(GOOD)
+    assert len(load_baseline(good).sha256) == 64
