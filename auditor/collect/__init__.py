@@ -1,0 +1,1 @@
+"""Collectors: read the tenant (Graph over msal + requests, Exchange over pypsrp) into snapshot sections."""
