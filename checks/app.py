@@ -15,7 +15,6 @@ from auditor.checks.permissions import (
     requested_permissions,
     role_grants,
 )
-
 from auditor.models.baseline import Integration
 from auditor.models.findings import Severity
 from auditor.models.graph import Application, ServicePrincipal

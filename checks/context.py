@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from auditor.checks.base import SectionUnavailable
-
 from auditor.models import exchange as ex
 from auditor.models import graph as gr
 from auditor.models.baseline import Baseline, Integration

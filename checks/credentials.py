@@ -15,7 +15,6 @@ from auditor.checks import refs
 from auditor.checks.app import gate
 from auditor.checks.base import Result, check, failed, passed, skipped
 from auditor.checks.context import Context
-
 from auditor.models.baseline import Integration
 from auditor.models.findings import Severity
 from auditor.models.graph import Credential

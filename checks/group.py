@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from auditor.checks import refs
 from auditor.checks.base import Result, check, failed, passed, skipped
 from auditor.checks.context import Context
-
 from auditor.models.baseline import Integration
 from auditor.models.exchange import Group
 from auditor.models.findings import Severity

@@ -8,7 +8,6 @@ from functools import partial
 from auditor.checks import refs
 from auditor.checks.base import Result, check, errored, failed, passed, per_item, skipped
 from auditor.checks.context import Context
-
 from auditor.models.baseline import Integration
 from auditor.models.findings import Severity
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from auditor.checks.context import Context
-
 from auditor.models.baseline import Integration
 from auditor.models.graph import EXCHANGE_APP_ID, GRAPH_APP_ID, Application, ServicePrincipal
 from auditor.models.parsing import DataError

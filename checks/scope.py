@@ -16,7 +16,6 @@ from auditor.checks.base import Result, check, failed, passed, per_item, skipped
 from auditor.checks.context import Context
 from auditor.checks.permissions import granted_permissions, is_mailbox_role, role_allowed, role_grants
 from auditor.checks.scoping import judge_restriction
-
 from auditor.models.baseline import Integration
 from auditor.models.exchange import AccessPolicy, Group
 from auditor.models.findings import Severity

@@ -17,7 +17,6 @@ from typing import Any
 
 from auditor.checks.context import Context
 from auditor.checks.permissions import Permission, is_mailbox_role
-
 from auditor.models.exchange import AccessPolicy, RoleAssignment
 
 

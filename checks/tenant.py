@@ -15,7 +15,6 @@ from auditor.checks.context import Context
 from auditor.checks.credentials import expiry_verdict
 from auditor.checks.permissions import is_mailbox_role, sweep_holdings
 from auditor.checks.scoping import judge_restriction
-
 from auditor.models.exchange import RoleAssignment
 from auditor.models.findings import Severity
 from auditor.models.graph import MICROSOFT_TENANT_IDS, ServicePrincipal

@@ -11,9 +11,9 @@ import json
 from pathlib import Path
 
 import pandas as pd
-from auditor.reports.files import write_atomic
 
 from auditor.models.findings import FindingsDocument
+from auditor.reports.files import write_atomic
 
 COLUMNS = ["check_id", "status", "severity", "integration", "resource", "message", "title", "remediation",
            "evidence", "references", "waiver"]

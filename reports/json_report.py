@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from auditor.reports.files import write_atomic
-
 from auditor.models.findings import FindingsDocument
+from auditor.reports.files import write_atomic
 
 
 def render(doc: FindingsDocument) -> str:

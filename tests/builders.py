@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from auditor.checks.base import CheckSpec
-
 from auditor.engine import evaluate
 from auditor.models.baseline import (
     AuthConfig,

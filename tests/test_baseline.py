@@ -81,8 +81,9 @@ def test_duplicate_integration_names_and_canary_that_is_a_queue_are_refused():
     with pytest.raises(ConfigError, match="used by another integration"):
         parse_baseline(two.replace("[tenant]\nid = \"11111111-2222-3333-4444-555555555555\"\n", "", 1), "b.toml")
     with pytest.raises(ConfigError, match="also a queue mailbox"):
-        parse_baseline(GOOD.replace('mailboxes = ["support@contoso.com"]',
-                                    'mailboxes = ["support@contoso.com"]\ncanaries = ["SUPPORT@contoso.com"]'), "b.toml")
+        text = GOOD.replace('mailboxes = ["support@contoso.com"]',
+                            'mailboxes = ["support@contoso.com"]\ncanaries = ["SUPPORT@contoso.com"]')
+        parse_baseline(text, "b.toml")
 
 
 def test_missing_and_unreadable_files(tmp_path: Path):
