@@ -18,6 +18,7 @@ from auditor.checks.permissions import (
 from auditor.models.baseline import Integration
 from auditor.models.findings import Severity
 from auditor.models.graph import Application, ServicePrincipal
+from auditor.models.parsing import DataError
 
 PUBLISHER_TENANT = "registered in the publisher's tenant (no application object here)"
 
@@ -275,9 +276,12 @@ def owners_approved(ctx: Context, integration: Integration) -> Iterator[Result]:
         yield skip
         return
     assert state.application is not None
+    if state.application.owners is None:
+        raise DataError(f"graph.applications: owners of application {integration.app_id} were not collected")
+    owners = state.application.owners
     approved = {o.lower() for o in integration.owners} if integration.owners is not None else None
     problems = []
-    for owner in state.application.owners:
+    for owner in owners:
         label = owner.user_principal_name or owner.mail or owner.app_id or owner.id
         if owner.is_service_principal:
             if approved is None or (owner.app_id or "") not in approved:
@@ -292,11 +296,11 @@ def owners_approved(ctx: Context, integration: Integration) -> Iterator[Result]:
             problems.append(f"{label}: not an approved owner")
     evidence = {"owners": [{"id": o.id, "type": o.odata_type, "userPrincipalName": o.user_principal_name,
                             "mail": o.mail, "accountEnabled": o.account_enabled, "userType": o.user_type,
-                            "appId": o.app_id} for o in state.application.owners],
+                            "appId": o.app_id} for o in owners],
                 "approved": sorted(approved) if approved is not None else None}
     if problems:
         yield failed(integration.app_id, "; ".join(problems), evidence)
-    elif not state.application.owners:
+    elif not owners:
         yield passed(integration.app_id, "the registration has no owners", evidence)
     else:
         yield passed(integration.app_id, "every owner is an approved, enabled member", evidence)

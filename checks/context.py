@@ -149,10 +149,14 @@ class Context:
     def policies(self) -> list[ex.AccessPolicy]:
         return self._parsed("exchange.applicationAccessPolicies", ex.parse_policy)
 
-    def recipient(self, identity: str) -> ex.Recipient | None:
-        """Get-Recipient's answer for an identity (address, name or GUID); None when not found or never asked."""
+    def recipient(self, identity: str, required: bool = False) -> ex.Recipient | None:
+        """Get-Recipient's answer for an identity (address, name or GUID); None when not found.
+
+        An identity never asked for is None too, unless `required`: then it is a collection gap (ERROR)."""
         sec = self.section("exchange.recipients")
         if sec.queried is not None and identity.lower() not in {q.lower() for q in sec.queried}:
+            if required:
+                raise SectionUnavailable("exchange.recipients", f"Get-Recipient was not run for {identity!r}")
             return None
         low = identity.lower()
         for r in self._parsed("exchange.recipients", ex.parse_recipient):
@@ -242,10 +246,10 @@ class Context:
             raise SectionUnavailable("canaries", f"no canaries were chosen for app {integration.app_id}")
         if not isinstance(entry, dict):
             raise DataError(f"canaries.{integration.app_id}: not an object")
-        chosen = [*entry.get("explicit", []), *entry.get("sampled", [])]
-        if not all(isinstance(c, str) for c in chosen):
-            raise DataError(f"canaries.{integration.app_id}: addresses must be strings")
-        return list(dict.fromkeys(c.lower() for c in chosen))
+        for key in ("explicit", "sampled"):
+            if not isinstance(entry.get(key), list) or not all(isinstance(c, str) for c in entry[key]):
+                raise DataError(f"canaries.{integration.app_id}.{key}: missing, or not a list of addresses")
+        return list(dict.fromkeys(c.lower() for c in [*entry["explicit"], *entry["sampled"]]))
 
     def recipient_if_known(self, identity: str) -> ex.Recipient | None:
         """Like recipient(), but None when exchange.recipients is unavailable: for wording messages only."""

@@ -150,7 +150,7 @@ def group_managed(ctx: Context, integration: Integration) -> Iterator[Result]:
     if integration.group_managers is not None:
         approved = {m.lower() for m in integration.group_managers}
         for entry in group.managed_by:
-            resolved = ctx.recipient(entry)
+            resolved = ctx.recipient(entry, required=True)
             names = {entry.lower()} | ({resolved.address, resolved.name.lower()} if resolved else set())
             if not names & approved:
                 unapproved.append(entry)

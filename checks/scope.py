@@ -12,7 +12,7 @@ from functools import partial
 
 from auditor.checks import refs
 from auditor.checks.app import gate
-from auditor.checks.base import Result, check, failed, passed, per_item, skipped
+from auditor.checks.base import Result, check, errored, failed, passed, per_item, skipped
 from auditor.checks.context import Context
 from auditor.checks.permissions import granted_permissions, is_mailbox_role, role_allowed, role_grants
 from auditor.checks.scoping import judge_restriction
@@ -168,8 +168,7 @@ def queues_reachable(ctx: Context, integration: Integration) -> Iterator[Result]
             return failed(address, "Test-ApplicationAccessPolicy: Denied", evidence)
         authz = ctx.authorization_test(integration.app_id, address)
         missing = [perm for perm in integration.permissions
-                   if not any(row.in_scope and (role_grants(row.role_name, perm) or perm in row.granted_permissions)
-                              for row in authz.rows)]
+                   if not any(row.in_scope and role_grants(row.role_name, perm) for row in authz.rows)]
         evidence = {"rows": [{"RoleName": r.role_name, "InScope": r.in_scope, "ScopeType": r.scope_type}
                              for r in authz.rows]}
         if missing:
@@ -223,6 +222,10 @@ def canaries_unreachable(ctx: Context, integration: Integration) -> Iterator[Res
 
     for canary in canaries:
         yield per_item(canary, partial(judge, canary))
+    # A baseline canary that was not probed at collection time (an older snapshot) is a gap, not a pass.
+    for canary in (c.lower() for c in integration.canaries):
+        if canary not in canaries:
+            yield errored(canary, "this canary was not probed when the snapshot was collected")
 
 
 @check(

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 from auditor.checks import refs
-from auditor.checks.base import Result, attempt, check, errored, failed, passed, per_item, skipped
+from auditor.checks.base import Result, SectionUnavailable, attempt, check, errored, failed, passed, per_item, skipped
 from auditor.checks.context import Context
 from auditor.checks.credentials import expiry_verdict
 from auditor.checks.permissions import is_mailbox_role, sweep_holdings
@@ -59,7 +59,9 @@ def all_mailbox_apps_restricted(ctx: Context) -> Iterator[Result]:
     entra = {by_id[pid].app_id: perms for pid, perms in holdings.items()
              if pid in by_id and any(p.is_mailbox_data for p in perms)}
     rbac, rbac_error = attempt(lambda: _rbac_by_app(ctx))
-    if rbac_error is not None:
+    if isinstance(rbac_error, SectionUnavailable) and rbac_error.skip:
+        yield skipped(ctx.tenant_id, f"apps holding RBAC for Applications roles were not listed: {rbac_error}")
+    elif rbac_error is not None:
         yield errored(ctx.tenant_id, f"apps holding RBAC for Applications roles could not be listed: {rbac_error}")
     rbac_apps = {a for a, roles in (rbac or {}).items() if any(is_mailbox_role(r.role) for r in roles)}
     candidates = set(entra) | {a for a in rbac_apps if a in swept or a not in _known_app_ids(ctx)}

@@ -259,7 +259,7 @@ def integration(**overrides: Any) -> Integration:
     values: dict[str, Any] = dict(
         name="Contact Center", app_id=APP, permissions=("Mail.ReadWrite", "Mail.Send"), allowed_extra=(),
         scope_group="cctr_sec_group@contoso.com", mailboxes=("support@contoso.com", "sales@contoso.com"),
-        canaries=("ceo@contoso.com",), access_model="policy", group_managers=None, owners=None)
+        canaries=(), access_model="policy", group_managers=None, owners=None)
     values.update(overrides)
     for key in ("permissions", "allowed_extra", "mailboxes", "canaries"):
         values[key] = tuple(values[key])

@@ -161,7 +161,7 @@ def parse_role_assignment(obj: Any) -> RoleAssignment:
                           role_assignee=p.text(obj, "RoleAssignee", where).lower(),
                           custom_resource_scope=p.text(obj, "CustomResourceScope", where, nullable=True) or None,
                           recipient_group_scope=str(group_scope) if group_scope else None,
-                          recipient_write_scope=p.text(obj, "RecipientWriteScope", where, nullable=True) or "")
+                          recipient_write_scope=p.text(obj, "RecipientWriteScope", where))
 
 
 def parse_authorization_test(obj: Any) -> AuthorizationTest:

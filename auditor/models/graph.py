@@ -81,7 +81,8 @@ class Application:
     requested_roles: tuple[RequestedRole, ...]
     """requiredResourceAccess entries of type Role (application permissions); Scope entries are delegated."""
     credentials: tuple[Credential, ...]
-    owners: tuple[Owner, ...]
+    owners: tuple[Owner, ...] | None
+    """None when owners were not collected (the sweep lists every app without them)."""
 
 
 @dataclass(frozen=True)
@@ -165,7 +166,9 @@ def parse_application(obj: Any) -> Application:
         for j, access in enumerate(p.items(rra, "resourceAccess", w)):
             if p.text(access, "type", f"{w}.resourceAccess[{j}]") == "Role":
                 requested.append(RequestedRole(resource_app_id, p.guid(access, "id", f"{w}.resourceAccess[{j}]")))
-    owners = tuple(parse_owner(o, f"{where} owners[{i}]") for i, o in enumerate(p.items(obj, "owners", where)))
+    owners = None
+    if isinstance(obj, dict) and "owners" in obj:
+        owners = tuple(parse_owner(o, f"{where} owners[{i}]") for i, o in enumerate(p.items(obj, "owners", where)))
     return Application(id=p.guid(obj, "id", where), app_id=p.guid(obj, "appId", where),
                        display_name=p.text(obj, "displayName", where, nullable=True) or "",
                        requested_roles=tuple(requested), credentials=parse_credentials(obj, where), owners=owners)
