@@ -1,0 +1,89 @@
+"""Access tokens issued by the emulated Entra token endpoint (HS256 with a per-server key)."""
+
+from __future__ import annotations
+
+import secrets
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import jwt
+
+TOKEN_LIFETIME_S = 3600
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    """What a resource server needs from a verified token."""
+
+    app_id: str
+    audience: str
+    roles: frozenset[str]
+    tenant_id: str
+    expires: datetime
+    object_id: str | None = None
+
+
+class TokenIssuer:
+    """Signs and verifies app-only access tokens.
+
+    Real Entra signs with RS256 keys published at jwks_uri; the resource servers here live in the
+    same process, so a random symmetric key is enough and keeps tokens unforgeable from outside.
+    """
+
+    def __init__(
+        self,
+        issuer: str = "https://127.0.0.1/emulator/v2.0",
+        object_id_for: Callable[[str], str | None] | None = None,
+        lifetime_s: int = TOKEN_LIFETIME_S,
+    ) -> None:
+        self.issuer = issuer
+        self.lifetime_s = lifetime_s
+        self._object_id_for = object_id_for or (lambda _app_id: None)
+        self._key = secrets.token_bytes(32)
+
+    def issue(self, app_id: str, audience: str, roles: Iterable[str], tenant_id: str) -> str:
+        now = int(time.time())
+        claims = {
+            "aud": audience,
+            "iss": self.issuer,
+            "iat": now,
+            "nbf": now,
+            "exp": now + self.lifetime_s,
+            "appid": app_id,
+            "appidacr": "1",
+            "idtyp": "app",
+            "oid": self._object_id_for(app_id),
+            "roles": sorted(set(roles)),
+            "sub": self._object_id_for(app_id),
+            "tid": tenant_id,
+            "uti": uuid.uuid4().hex,
+            "ver": "1.0",
+        }
+        return jwt.encode(claims, self._key, algorithm="HS256", headers={"typ": "JWT"})
+
+    def verify(self, token: str) -> TokenClaims | None:
+        """Claims of a token this issuer signed and that has not expired; None otherwise."""
+        try:
+            claims = jwt.decode(
+                token,
+                self._key,
+                algorithms=["HS256"],
+                issuer=self.issuer,
+                options={"verify_aud": False, "require": ["exp", "aud", "appid", "tid"]},
+            )
+            roles = claims.get("roles", [])
+            if not isinstance(roles, list):
+                return None
+            return TokenClaims(
+                app_id=str(claims["appid"]),
+                audience=str(claims["aud"]),
+                roles=frozenset(str(r) for r in roles),
+                tenant_id=str(claims["tid"]),
+                expires=datetime.fromtimestamp(int(claims["exp"]), UTC),
+                object_id=claims.get("oid"),
+            )
+        except (jwt.PyJWTError, KeyError, TypeError, ValueError):
+            return None
