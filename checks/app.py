@@ -277,7 +277,8 @@ def owners_approved(ctx: Context, integration: Integration) -> Iterator[Result]:
         return
     assert state.application is not None
     if state.application.owners is None:
-        raise DataError(f"graph.applications: owners of application {integration.app_id} were not collected")
+        reason = ctx.item_error("graph.applications", f"owners:{integration.app_id}") or "not collected"
+        raise DataError(f"graph.applications: owners of application {integration.app_id}: {reason}")
     owners = state.application.owners
     approved = {o.lower() for o in integration.owners} if integration.owners is not None else None
     problems = []

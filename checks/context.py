@@ -67,6 +67,11 @@ class Context:
             self._cache[key] = [parse(obj) for obj in sec.data]
         return self._cache[key]
 
+    def item_error(self, name: str, key: str) -> str | None:
+        """The error a collector recorded for one item of a section, if any."""
+        sec = self.section(name)
+        return next((e for k, e in sec.item_errors.items() if k.lower() == key.lower()), None)
+
     def _require_queried(self, name: str, key: str, what: str) -> Section:
         sec = self.section(name)
         if sec.queried is not None and key.lower() not in {q.lower() for q in sec.queried}:

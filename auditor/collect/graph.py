@@ -1,0 +1,216 @@
+"""The Graph collector: reads what the APP, PERM, CONSENT, CRED, OWN, MBX-002 and TEN checks need.
+
+It prefers resource-side reads (`/servicePrincipals/{graph}/appRoleAssignedTo` lists every app's Graph roles
+in a few pages) over one request per app, `$select`s every read, and batches the small per-integration reads.
+A failed read marks its section `error` with the reason; it is never an empty list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote
+
+from auditor.collect.http import GraphClient, GraphRequestError
+from auditor.models.baseline import Baseline
+from auditor.models.graph import EXCHANGE_APP_ID, GRAPH_APP_ID
+from auditor.models.snapshot import Section, SectionStatus
+
+SP_SELECT = "id,appId,displayName,accountEnabled,appOwnerOrganizationId,passwordCredentials,keyCredentials"
+APP_SELECT = "id,appId,displayName,requiredResourceAccess,passwordCredentials,keyCredentials"
+RESOURCE_SELECT = "id,appId,displayName,appRoles"
+ASSIGNMENT_SELECT = "id,principalId,principalType,resourceId,appRoleId,createdDateTime"
+GRANT_SELECT = "id,clientId,consentType,principalId,resourceId,scope"
+USER_SELECT = "id,userPrincipalName,mail,accountEnabled,userType"
+OWNER_SELECT = "id,displayName,userPrincipalName,mail,accountEnabled,userType,appId"
+FILTER_IN_LIMIT = 15  # Graph's default limit on values in an `in` filter
+PAGE = 999
+
+
+def odata_string(value: str) -> str:
+    """A quoted OData string literal (single quotes doubled), URL-encoded for a $filter."""
+    return quote("'" + value.replace("'", "''") + "'", safe="")
+
+
+def without_annotations(obj: dict[str, Any]) -> dict[str, Any]:
+    """OData control information (@odata.context, @odata.id) is transport, not evidence; @odata.type stays."""
+    return {k: v for k, v in obj.items() if not k.startswith("@odata.") or k == "@odata.type"}
+
+
+def chunks(items: list[str], size: int) -> list[list[str]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+class GraphCollector:
+    def __init__(self, client: GraphClient, baseline: Baseline) -> None:
+        self.client, self.baseline = client, baseline
+        self.sweep = baseline.sweep.enabled
+        self.app_ids = sorted({i.app_id.lower() for i in baseline.integrations})
+
+    def collect(self) -> dict[str, Section]:
+        out: dict[str, Section] = {}
+        sps = self._section("graph.servicePrincipals", self._service_principals, out)
+        apps = self._section("graph.applications", self._applications, out)
+        integration_sps = {s["id"].lower(): s for s in (sps or []) if s.get("appId", "").lower() in self.app_ids}
+        assignments = self._section("graph.appRoleAssignments", lambda: self._assignments(integration_sps), out)
+        self._section("graph.resources", lambda: self._resources(assignments or [], apps or []), out)
+        self._section("graph.oauth2PermissionGrants", lambda: self._grants(integration_sps), out)
+        self._section("graph.users", self._users, out)
+        return out
+
+    def _section(self, name: str, read: Callable[[], tuple[str, Any, list[str] | None, dict[str, str]]],
+                 out: dict[str, Section]) -> Any:
+        try:
+            source, data, queried, item_errors = read()
+        except GraphRequestError as exc:
+            out[name] = Section(name, source=f"graph:{name.split('.', 1)[1]}", status=SectionStatus.ERROR,
+                                error=str(exc))
+            return None
+        out[name] = Section(name, source=source, status=SectionStatus.OK, data=data,
+                            queried=tuple(queried) if queried is not None else None, item_errors=item_errors)
+        return data
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def _service_principals(self) -> tuple[str, Any, list[str] | None, dict[str, str]]:
+        if self.sweep:
+            data = self.client.get_all(f"/servicePrincipals?$select={SP_SELECT}&$top={PAGE}")
+            return "graph:GET /servicePrincipals", data, None, {}
+        data = self._by_app_id("/servicePrincipals", SP_SELECT)
+        return "graph:GET /servicePrincipals?$filter=appId in (...)", data, list(self.app_ids), {}
+
+    def _applications(self) -> tuple[str, Any, list[str] | None, dict[str, str]]:
+        if self.sweep:
+            data = self.client.get_all(f"/applications?$select={APP_SELECT}&$top={PAGE}")
+            queried = None
+        else:
+            data = self._by_app_id("/applications", APP_SELECT)
+            queried = list(self.app_ids)
+        item_errors: dict[str, str] = {}
+        ours = {a["id"]: a for a in data if str(a.get("appId", "")).lower() in self.app_ids}
+        paths = {oid: f"/applications/{oid}/owners?$select={OWNER_SELECT}&$top={PAGE}" for oid in ours}
+        for oid, result in self.client.batch(paths, "GET /applications/{id}/owners").items():
+            if isinstance(result, GraphRequestError):
+                item_errors[f"owners:{ours[oid]['appId'].lower()}"] = str(result)
+            else:
+                ours[oid]["owners"] = self._rest(result)
+        source = "graph:GET /applications" + ("" if self.sweep else "?$filter=appId in (...)")
+        return source + " + /applications/{id}/owners", data, queried, item_errors
+
+    def _by_app_id(self, collection: str, select: str) -> list[dict[str, Any]]:
+        paths = {}
+        for i, group in enumerate(chunks(self.app_ids, FILTER_IN_LIMIT)):
+            values = ",".join(odata_string(a) for a in group)
+            paths[str(i)] = f"{collection}?$filter=appId%20in%20({values})&$select={select}&$top={PAGE}"
+        rows: list[dict[str, Any]] = []
+        for result in self.client.batch(paths, f"GET {collection}").values():
+            if isinstance(result, GraphRequestError):
+                raise result
+            rows += self._rest(result)
+        return sorted(rows, key=lambda r: r["appId"])
+
+    def _rest(self, first_page: dict[str, Any]) -> list[dict[str, Any]]:
+        """A batch item's value plus any further pages."""
+        rows = list(first_page.get("value", []))
+        if first_page.get("@odata.nextLink"):
+            rows += self.client.get_all(first_page["@odata.nextLink"])
+        return rows
+
+    def _assignments(self, integration_sps: dict[str, dict[str, Any]]) -> tuple[str, Any, list[str], dict[str, str]]:
+        rows: dict[str, dict[str, Any]] = {}
+        queried: list[str] = []
+        item_errors: dict[str, str] = {}
+        if self.sweep:
+            # Resource side: every app's roles on Graph and Exchange, the two resources the sweep judges.
+            for app_id in (GRAPH_APP_ID, EXCHANGE_APP_ID):
+                resource = self._resource_by_app_id(app_id)
+                if resource is None:
+                    continue
+                path = f"/servicePrincipals/{resource['id']}/appRoleAssignedTo?$select={ASSIGNMENT_SELECT}&$top={PAGE}"
+                for row in self.client.get_all(path, "GET /servicePrincipals/{id}/appRoleAssignedTo"):
+                    rows[row["id"]] = row
+                queried.append(f"resource:{resource['id'].lower()}")
+        paths = {sp_id: f"/servicePrincipals/{sp_id}/appRoleAssignments?$select={ASSIGNMENT_SELECT}&$top={PAGE}"
+                 for sp_id in integration_sps}
+        for sp_id, result in self.client.batch(paths, "GET /servicePrincipals/{id}/appRoleAssignments").items():
+            if isinstance(result, GraphRequestError):
+                item_errors[f"principal:{sp_id}"] = str(result)
+                continue
+            for row in self._rest(result):
+                rows[row["id"]] = row
+            queried.append(f"principal:{sp_id}")
+        source = ("graph:GET /servicePrincipals/{resource}/appRoleAssignedTo + " if self.sweep else "graph:") + \
+            "GET /servicePrincipals/{id}/appRoleAssignments"
+        return source, sorted(rows.values(), key=lambda r: r["id"]), sorted(queried), item_errors
+
+    def _resource_by_app_id(self, app_id: str) -> dict[str, Any] | None:
+        cache = getattr(self, "_resource_cache", None)
+        if cache is None:
+            cache = self._resource_cache = {}
+        if app_id not in cache:
+            try:
+                cache[app_id] = self.client.get(f"/servicePrincipals(appId='{app_id}')?$select={RESOURCE_SELECT}",
+                                                "GET /servicePrincipals(appId=...)")
+            except GraphRequestError as exc:
+                if exc.status != 404:
+                    raise
+                cache[app_id] = None  # the resource is not in this tenant
+        return cache[app_id]
+
+    def _resources(self, assignments: list[dict[str, Any]], apps: list[dict[str, Any]]) \
+            -> tuple[str, Any, None, dict[str, str]]:
+        """Graph, Exchange, and every resource an integration requests, holds a role on, or the baseline names."""
+        found: dict[str, dict[str, Any]] = {}
+        for app_id in (GRAPH_APP_ID, EXCHANGE_APP_ID):
+            resource = self._resource_by_app_id(app_id)
+            if resource is not None:
+                found[resource["id"].lower()] = resource
+        # Resources of the roles listed (the integrations' own listings name other resources too).
+        wanted_ids = {a["resourceId"].lower() for a in assignments}
+        wanted_app_ids = {r["resourceAppId"].lower() for a in apps if a.get("appId", "").lower() in self.app_ids
+                          for r in a.get("requiredResourceAccess") or []}
+        names = {p.rsplit(":", 1)[0].strip() for i in self.baseline.integrations
+                 for p in (*i.permissions, *i.allowed_extra) if ":" in p}
+        paths = {f"id:{rid}": f"/servicePrincipals/{rid}?$select={RESOURCE_SELECT}" for rid in wanted_ids - set(found)}
+        paths |= {f"app:{aid}": f"/servicePrincipals(appId='{aid}')?$select={RESOURCE_SELECT}"
+                  for aid in wanted_app_ids - {r["appId"].lower() for r in found.values()}}
+        paths |= {f"name:{n}": f"/servicePrincipals?$filter=displayName%20eq%20{odata_string(n)}"
+                              f"&$select={RESOURCE_SELECT}" for n in names}
+        for key, result in sorted(self.client.batch(paths, "GET /servicePrincipals/{id}").items()):
+            if isinstance(result, GraphRequestError):
+                if result.status == 404:
+                    continue  # a requested resource that is not in the tenant: checks name it as unresolved
+                raise result
+            for row in result.get("value", [result]) if key.startswith("name:") else [result]:
+                found[row["id"].lower()] = row
+        data = [without_annotations(r) for r in sorted(found.values(), key=lambda r: r["appId"])]
+        return "graph:GET /servicePrincipals(appId='...')?$select=appRoles", data, None, {}
+
+    def _grants(self, integration_sps: dict[str, dict[str, Any]]) -> tuple[str, Any, list[str], dict[str, str]]:
+        paths = {sp_id: f"/oauth2PermissionGrants?$filter=clientId%20eq%20{odata_string(sp_id)}"
+                        f"&$select={GRANT_SELECT}" for sp_id in integration_sps}
+        rows, queried, item_errors = [], [], {}
+        for sp_id, result in self.client.batch(paths, "GET /oauth2PermissionGrants").items():
+            if isinstance(result, GraphRequestError):
+                item_errors[sp_id] = str(result)
+                continue
+            rows += self._rest(result)
+            queried.append(sp_id)
+        rows.sort(key=lambda r: r["id"])
+        return "graph:GET /oauth2PermissionGrants?$filter=clientId eq '...'", rows, sorted(queried), item_errors
+
+    def _users(self) -> tuple[str, Any, list[str], dict[str, str]]:
+        addresses = sorted({a.lower() for i in self.baseline.integrations for a in (*i.mailboxes, *i.canaries)})
+        paths = {}
+        for n, group in enumerate(chunks(addresses, FILTER_IN_LIMIT)):
+            values = ",".join(odata_string(a) for a in group)
+            for prop in ("mail", "userPrincipalName"):
+                paths[f"{prop}:{n}"] = f"/users?$filter={prop}%20in%20({values})&$select={USER_SELECT}&$top={PAGE}"
+        users: dict[str, dict[str, Any]] = {}
+        for result in self.client.batch(paths, "GET /users").values():
+            if isinstance(result, GraphRequestError):
+                raise result
+            for row in self._rest(result):
+                users[row["id"]] = row
+        data = sorted(users.values(), key=lambda u: u["userPrincipalName"].lower())
+        return "graph:GET /users?$filter=mail in (...) / userPrincipalName in (...)", data, addresses, {}

@@ -1,0 +1,96 @@
+"""One collection run: sign in, read Graph and Exchange, and assemble the snapshot.
+
+Nothing here judges. A failure to sign in or to reach a service becomes `error` sections naming the cause, so
+the evaluation still runs, the reports are still written, and the exit code says the audit is incomplete.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from auditor import __version__
+from auditor.collect.auth import Credentials, TokenSource, is_known_cloud
+from auditor.collect.graph import GraphCollector
+from auditor.collect.http import GraphClient, RetryPolicy, VerifyingSession
+from auditor.errors import CollectionError
+from auditor.models.baseline import Baseline
+from auditor.models.snapshot import SCHEMA_VERSION, SECTION_NAMES, Section, SectionStatus, Snapshot
+
+log = logging.getLogger("auditor.collect")
+
+# Graph's token audience per cloud; anything else (the emulator) plays the worldwide cloud.
+SOVEREIGN_GRAPH_HOSTS = frozenset({"graph.microsoft.us", "dod-graph.microsoft.us", "microsoftgraph.chinacloudapi.cn"})
+WORLDWIDE_GRAPH = "https://graph.microsoft.com"
+
+
+def graph_scope(endpoint: str) -> str:
+    host = endpoint.split("//", 1)[-1].split("/", 1)[0].lower()
+    return (endpoint.rstrip("/") if host in SOVEREIGN_GRAPH_HOSTS else WORLDWIDE_GRAPH) + "/.default"
+
+
+@dataclass
+class CollectionSettings:
+    """What a run needs beyond the baseline: the secrets (never printed) and the test hooks."""
+
+    credentials: Credentials
+    psrp_password: str | None = field(default=None, repr=False)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    progress: Callable[[str], None] = lambda message: None
+
+
+ExchangeReader = Callable[[Baseline, CollectionSettings, Callable[[], str]], tuple[dict[str, Section], dict[str, Any]]]
+
+
+def collect(baseline: Baseline, settings: CollectionSettings, exchange: ExchangeReader | None = None) -> Snapshot:
+    collected_at = datetime.now(UTC).replace(microsecond=0)
+    auth = baseline.auth
+    session = VerifyingSession(verify=auth.ca_bundle or True)
+    facts: dict[str, Any] = {"graph_endpoint": auth.graph_endpoint, "exchange_transport": baseline.exchange.transport}
+    sections: dict[str, Section] = {}
+    try:
+        settings.progress("signing in")
+        tokens = TokenSource(settings.credentials, f"{auth.authority}/{baseline.tenant.id}", session,
+                             is_known_cloud(auth.authority))
+        scope = graph_scope(auth.graph_endpoint)
+        tokens.token(scope)  # fail early, with the sign-in error, rather than once per section
+    except CollectionError as exc:
+        log.error("%s", exc)
+        facts["sign_in_error"] = str(exc)
+        sections = _all_failed(f"not collected: {exc}")
+        return _snapshot(baseline, collected_at, sections, facts)
+
+    settings.progress("reading Microsoft Graph")
+    client = GraphClient(session, auth.graph_endpoint, lambda: tokens.token(scope), auth.timeout_s, settings.retry)
+    sections.update(GraphCollector(client, baseline).collect())
+    facts["graph_requests"] = dict(sorted(client.requests.items()))
+    facts["graph_retry_wait_s"] = round(client.waited_s, 2)
+
+    exchange_names = [n for n in SECTION_NAMES if n.startswith("exchange.")] + ["canaries"]
+    if baseline.exchange.transport == "none":
+        reason = 'Exchange collection is switched off ([exchange] transport = "none")'
+        sections.update({n: Section(n, "exo", SectionStatus.NOT_COLLECTED, reason) for n in exchange_names})
+    elif exchange is None:
+        reason = f"the {baseline.exchange.transport} transport is not available in this build"
+        sections.update({n: Section(n, "exo", SectionStatus.NOT_COLLECTED, reason) for n in exchange_names})
+    else:
+        settings.progress("reading Exchange Online")
+        exchange_token = lambda: tokens.token(f"{auth.exchange_resource}/.default")  # noqa: E731
+        exo_sections, exo_facts = exchange(baseline, settings, exchange_token)
+        sections.update(exo_sections)
+        facts.update(exo_facts)
+    return _snapshot(baseline, collected_at, sections, facts)
+
+
+def _all_failed(reason: str) -> dict[str, Section]:
+    return {n: Section(n, "", SectionStatus.ERROR, reason) for n in SECTION_NAMES}
+
+
+def _snapshot(baseline: Baseline, collected_at: datetime, sections: dict[str, Section],
+              facts: dict[str, Any]) -> Snapshot:
+    return Snapshot(schema_version=SCHEMA_VERSION, tenant_id=baseline.tenant.id, tenant_domain=baseline.tenant.domain,
+                    tenant_name=baseline.tenant.name, collected_at=collected_at, tool_version=__version__,
+                    baseline_hash=baseline.sha256, sections=sections, collection=facts)

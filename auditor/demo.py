@@ -1,0 +1,109 @@
+"""The embedded emulator as a run target: `auditor demo` and `auditor emulator`.
+
+The emulator plays the tenant; the auditor reaches it exactly as it reaches Microsoft 365 (msal, requests and
+pypsrp over HTTPS with TLS verification on), only the endpoints and credentials come from the tenant file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+
+from auditor.collect.auth import Credentials
+from auditor.collect.run import CollectionSettings
+from auditor.emulator.exchange import attach
+from auditor.emulator.faults import FaultPlan
+from auditor.emulator.server import EmulatorServer
+from auditor.emulator.tenant import Tenant, load_tenant
+from auditor.errors import TenantFileError
+from auditor.models.baseline import AuthConfig, Baseline, ExchangeConfig, TenantConfig
+from auditor.samples import SAMPLES_DIR
+
+DEMO_TENANT = SAMPLES_DIR / "tenants" / "demo.json"
+DEMO_BASELINE = SAMPLES_DIR / "baselines" / "demo.toml"
+EXCHANGE_AUDIENCE = "https://outlook.office365.com"
+
+
+@contextmanager
+def running_emulator(tenant_file: Path, faults: FaultPlan | None = None, port: int = 0,
+                     now: datetime | None = None) -> Iterator[EmulatorServer]:
+    """`now` pins the emulator's clock (relative dates in the tenant file), for runs compared byte for byte."""
+    tenant = load_tenant(tenant_file, now)
+    if not tenant.doc["emulator"]["clients"]:
+        raise TenantFileError(f"{tenant_file}: emulator.clients: needs at least one client for the auditor")
+    server = EmulatorServer(tenant, faults, port=port).start()
+    try:
+        attach(server, mode="jump-host")
+        yield server
+    finally:
+        server.stop()
+
+
+def emulator_baseline(base: Baseline, server: EmulatorServer) -> Baseline:
+    """The baseline's intent ([policy], [[integration]], [sweep], ...) aimed at the emulator's endpoints."""
+    tenant: Tenant = server.tenant
+    client = tenant.doc["emulator"]["clients"][0]
+    jump = tenant.doc["emulator"].get("jumpHost") or {}
+    host, port = server.base_url.removeprefix("https://").rsplit(":", 1)
+    return replace(
+        base,
+        tenant=TenantConfig(id=tenant.id, domain=tenant.default_domain, name=base.tenant.name or tenant.display_name),
+        auth=AuthConfig(client_id=client["appId"], authority=server.base_url, graph_endpoint=server.base_url,
+                        exchange_resource=EXCHANGE_AUDIENCE, ca_bundle=server.ca_path, timeout_s=base.auth.timeout_s),
+        exchange=ExchangeConfig(
+            transport="none" if base.exchange.transport == "none" else base.exchange.transport, server=host,
+            port=int(port), ssl=True, path="wsman", auth="basic", encryption="auto",
+            username=str(jump.get("username", "")), configuration_name="Microsoft.PowerShell", connect="jump-host",
+            operation_timeout_s=base.exchange.operation_timeout_s, pools=base.exchange.pools,
+            rest_endpoint=f"{server.base_url}/adminapi/beta"),
+    )
+
+
+def emulator_settings(server: EmulatorServer) -> CollectionSettings:
+    """The demo signs in as the tenant file's first client (`emulator.clients[0]`) and jump-host account."""
+    emu = server.tenant.doc["emulator"]
+    client = emu["clients"][0]
+    if client.get("secret"):
+        credentials = Credentials(client["appId"], secret=client["secret"])
+    elif client.get("privateKey") and client.get("certificate"):
+        credentials = Credentials(client["appId"], private_key_pem=client["privateKey"],
+                                  certificate_pem=client["certificate"])
+    else:
+        raise TenantFileError("emulator.clients[0]: needs a secret, or a certificate with its privateKey, "
+                              "for the demo to sign in")
+    return CollectionSettings(credentials=credentials, psrp_password=(emu.get("jumpHost") or {}).get("password"))
+
+
+def baseline_toml(server: EmulatorServer) -> str:
+    """A baseline pointing at a running emulator, for `auditor audit` (secrets stay in the environment)."""
+    tenant = server.tenant
+    host, port = server.base_url.removeprefix("https://").rsplit(":", 1)
+    jump = tenant.doc["emulator"].get("jumpHost") or {}
+    user = str(jump.get("username", "")).replace("\\", "\\\\")
+    return f'''[tenant]
+id = "{tenant.id}"
+domain = "{tenant.default_domain}"
+name = "{tenant.display_name}"
+
+[auth]
+client_id = "{tenant.doc["emulator"]["clients"][0]["appId"]}"
+authority = "{server.base_url}"
+graph_endpoint = "{server.base_url}"
+exchange_resource = "{EXCHANGE_AUDIENCE}"
+ca_bundle = "{server.ca_path}"
+
+[exchange]
+transport = "psrp"
+server = "{host}"
+port = {port}
+ssl = true
+path = "wsman"
+auth = "basic"
+username = "{user}"
+connect = "jump-host"
+
+# Add your [[integration]] entries, [policy] and [sweep] here (see samples/baselines/demo.toml).
+'''
