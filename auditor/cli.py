@@ -56,6 +56,8 @@ class CatalogFormat(StrEnum):
 class ReportFormat(StrEnum):
     json = "json"
     csv = "csv"
+    html = "html"
+    junit = "junit"
 
 
 def _version(value: bool) -> None:

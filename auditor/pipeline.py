@@ -43,9 +43,10 @@ def build_document(snapshot: Snapshot, baseline: Baseline, evaluation: Evaluatio
 
 
 def write_reports(doc: FindingsDocument, out: Path, formats: Iterable[str]) -> list[Path]:
-    from auditor.reports import csv_report, json_report
+    from auditor.reports import csv_report, html_report, json_report, junit_report
 
-    writers = {"json": json_report.write, "csv": csv_report.write}
+    writers = {"json": json_report.write, "csv": csv_report.write, "html": html_report.write,
+               "junit": junit_report.write}
     return [writers[f](doc, out) for f in formats if f in writers]
 
 

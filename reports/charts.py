@@ -1,0 +1,150 @@
+"""Geometry for the HTML report's inline SVG charts.
+
+Only numbers come out of here; the template draws the shapes and escapes every label. Coordinates are
+formatted with a fixed precision so the same input gives the same bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _num(value: float) -> str:
+    text = f"{value:.2f}".rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
+
+
+@dataclass(frozen=True)
+class Arc:
+    """One slice of a donut drawn as a dashed circle stroke whose circumference is 100 units."""
+
+    key: str
+    count: int
+    dasharray: str
+    dashoffset: str
+
+
+def donut(counts: Sequence[tuple[str, int]]) -> list[Arc]:
+    """Slices in the given order, starting at twelve o'clock; empty slices are left out."""
+    total = sum(n for _, n in counts)
+    arcs: list[Arc] = []
+    done = 0.0
+    for key, count in counts:
+        if count <= 0 or total <= 0:
+            continue
+        share = 100.0 * count / total
+        # A circle's stroke starts at three o'clock; an offset of 25 moves it to twelve.
+        arcs.append(Arc(key, count, f"{_num(share)} {_num(100 - share)}", _num(25 - done)))
+        done += share
+    return arcs
+
+
+@dataclass(frozen=True)
+class Segment:
+    key: str
+    count: int
+    x: str
+    width: str
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    total: int
+    length: str
+    segments: tuple[Segment, ...]
+
+
+def stacked_bars(rows: Sequence[tuple[str, Sequence[tuple[str, int]]]], width: float = 100.0) -> list[Bar]:
+    """One bar per row, segments in the given order, all bars on one scale (the longest row fills `width`)."""
+    longest = max((sum(n for _, n in parts) for _, parts in rows), default=0)
+    bars = []
+    for label, parts in rows:
+        x = 0.0
+        segments = []
+        for key, count in parts:
+            if count <= 0:
+                continue
+            w = width * count / longest
+            segments.append(Segment(key, count, _num(x), _num(w)))
+            x += w
+        bars.append(Bar(label, sum(n for _, n in parts), _num(x), tuple(segments)))
+    return bars
+
+
+@dataclass(frozen=True)
+class Tick:
+    x: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Span:
+    """A credential's validity on the axis; `open_left`/`open_right` when it runs past the axis."""
+
+    x: str
+    width: str
+    open_left: bool
+    open_right: bool
+
+
+@dataclass(frozen=True)
+class Timeline:
+    now_x: str
+    ticks: tuple[Tick, ...]
+    spans: tuple[Span | None, ...]
+
+
+# Credentials can be issued for decades; the axis keeps to a readable window around "now".
+_PAST_LIMIT = timedelta(days=3 * 365)
+_FUTURE_LIMIT = timedelta(days=5 * 365)
+_MIN_RANGE = timedelta(days=90)
+
+
+def timeline(intervals: Sequence[tuple[datetime | None, datetime | None]], now: datetime,
+             width: float = 1000.0) -> Timeline:
+    """Place each (start, end) on one shared axis around `now` (the collection time, not the clock)."""
+    starts = [s for s, _ in intervals if s is not None]
+    ends = [e for _, e in intervals if e is not None]
+    lo = max(min([now, *starts]), now - _PAST_LIMIT)
+    hi = min(max([now, *ends]), now + _FUTURE_LIMIT)
+    if hi - lo < _MIN_RANGE:
+        pad = (_MIN_RANGE - (hi - lo)) / 2
+        lo, hi = lo - pad, hi + pad
+    margin = (hi - lo) * 0.03
+    lo, hi = lo - margin, hi + margin
+    scale = width / (hi - lo).total_seconds()
+
+    def x_of(moment: datetime) -> float:
+        return min(max((moment - lo).total_seconds() * scale, 0.0), width)
+
+    spans: list[Span | None] = []
+    for start, end in intervals:
+        if start is None or end is None or end < start:
+            spans.append(None)
+            continue
+        left, right = x_of(start), x_of(end)
+        spans.append(Span(_num(left), _num(max(right - left, 2.0)), start < lo, end > hi))
+    return Timeline(_num(x_of(now)), tuple(_ticks(lo, hi, x_of)), tuple(spans))
+
+
+def _ticks(lo: datetime, hi: datetime, x_of) -> list[Tick]:  # type: ignore[no-untyped-def]
+    """Year marks on long axes, quarter marks (labelled by month, years on January) on short ones."""
+    step = 12 if hi - lo > timedelta(days=3 * 365) else 3
+    year, month = lo.year, 1
+    ticks = []
+    while True:
+        moment = lo.replace(year=year, month=month, day=1, hour=0, minute=0, second=0, microsecond=0)
+        if moment > hi:
+            break
+        if moment >= lo:
+            label = str(year) if month == 1 else _MONTHS[month - 1]
+            ticks.append(Tick(_num(x_of(moment)), label))
+        month += step
+        if month > 12:
+            year, month = year + 1, month - 12
+    return ticks

@@ -1,0 +1,385 @@
+"""The HTML report's integration and sweep sections, built from findings.json's inventory.
+
+The inventory is plain JSON that may come from an older or hand-edited file, and any part of it may be
+{"unavailable": reason}; everything here reads it defensively so the template sees complete, typed views.
+Verdicts stay with the findings: a view only links an inventory row to the finding that judged it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from auditor.models.findings import Finding, Status
+from auditor.models.timeutil import parse_datetime
+from auditor.reports import charts
+
+FindingIndex = Mapping[tuple[str, str, str], tuple[Status, str]]
+"""(check id, integration, resource) -> (status, anchor of the finding's row)."""
+
+ATTENTION_LIMIT = 12
+TIMELINE_WIDTH = 740.0
+"""The plot area of the credential timeline, in SVG units (the template puts 250 units of labels before it)."""
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    reason: str
+
+
+@dataclass(frozen=True)
+class FindingLink:
+    """A link from an inventory row to the finding that judged it."""
+
+    check_id: str
+    status: Status
+    anchor: str
+
+
+def _unavailable(value: Any) -> Unavailable | None:
+    if isinstance(value, Mapping) and "unavailable" in value:
+        return Unavailable(str(value["unavailable"]))
+    return None
+
+
+def _strings(value: Any) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list | tuple) else []
+
+
+def _verdict(index: FindingIndex, check_id: str, integration: str, resource: str) -> FindingLink | None:
+    hit = index.get((check_id, integration, resource))
+    return FindingLink(check_id, hit[0], hit[1]) if hit else None
+
+
+@dataclass(frozen=True)
+class PermissionRow:
+    name: str
+    baseline: bool
+    allowed_extra: bool
+    requested: bool | None
+    granted: bool | None
+    note: str
+    problem: bool
+
+
+@dataclass(frozen=True)
+class Permissions:
+    rows: tuple[PermissionRow, ...]
+    requested_unavailable: Unavailable | None
+    granted_unavailable: Unavailable | None
+
+
+def permissions_view(data: Any, access_model: str, rbac_roles: list[str]) -> Permissions | Unavailable:
+    if gone := _unavailable(data):
+        return gone
+    data = data if isinstance(data, Mapping) else {}
+    baseline, extra = _strings(data.get("baseline")), _strings(data.get("allowed_extra"))
+    requested_gone, granted_gone = _unavailable(data.get("requested")), _unavailable(data.get("granted"))
+    requested, granted = set(_strings(data.get("requested"))), set(_strings(data.get("granted")))
+    names = list(dict.fromkeys([*baseline, *extra, *_strings(data.get("requested")), *_strings(data.get("granted"))]))
+    rows = []
+    for name in names:
+        allowed = name in baseline or name in extra
+        req = None if requested_gone else name in requested
+        grant = None if granted_gone else name in granted
+        if not allowed:
+            note, problem = "beyond the baseline", True
+        elif access_model == "rbac" and name in baseline:
+            via = f"Application {name}" in rbac_roles
+            note, problem = ("granted through RBAC for Applications" if via else "no RBAC role assignment grants it",
+                             not via)
+        elif name in baseline and (req is False or grant is False):
+            note, problem = ("not requested" if req is False else "no admin consent"), True
+        else:
+            note, problem = "as intended" if (req or grant) else "allowed, not used", False
+        rows.append(PermissionRow(name, name in baseline, name in extra, req, grant, note, problem))
+    return Permissions(tuple(rows), requested_gone, granted_gone)
+
+
+@dataclass(frozen=True)
+class CredentialRow:
+    holder: str
+    name: str
+    label: str
+    """The name shortened to fit the timeline; the table shows it whole."""
+    kind: str
+    key_id: str
+    start: str
+    end: str
+    days_left: int | None
+    state: str
+    """valid, expiring, expired or future: also the colour of its bar."""
+    span: charts.Span | None
+
+
+@dataclass(frozen=True)
+class Credentials:
+    rows: tuple[CredentialRow, ...]
+    timeline: charts.Timeline | None
+    warning_days: int | None
+
+
+def _date(value: Any) -> datetime | None:
+    try:
+        return parse_datetime(value)
+    except ValueError:
+        return None
+
+
+def _short(cred: Mapping[str, Any], limit: int = 26) -> str:
+    text = str(cred.get("displayName") or cred.get("keyId") or "(unnamed)")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def credentials_view(app: Any, service_principal: Any, now: datetime | None, warning_days: int | None) -> Credentials:
+    raw = [("Registration", c) for c in (app if isinstance(app, list) else []) if isinstance(c, Mapping)]
+    raw += [("Service principal", c) for c in (service_principal if isinstance(service_principal, list) else [])
+            if isinstance(c, Mapping)]
+    intervals = [(_date(c.get("startDateTime")), _date(c.get("endDateTime"))) for _, c in raw]
+    axis = charts.timeline(intervals, now, width=TIMELINE_WIDTH) if now is not None and raw else None
+    rows = []
+    for i, (holder, cred) in enumerate(raw):
+        start, end = intervals[i]
+        days = cred.get("days_left")
+        days_left = days if isinstance(days, int) and not isinstance(days, bool) else None
+        if now is not None and start is not None and start > now:
+            state = "future"
+        elif (days_left is not None and days_left < 0) or (now is not None and end is not None and end <= now):
+            state = "expired"
+        elif warning_days is not None and now is not None and end is not None \
+                and end <= now + timedelta(days=warning_days):
+            state = "expiring"
+        else:
+            state = "valid"
+        rows.append(CredentialRow(
+            holder=holder, name=str(cred.get("displayName") or ""), label=_short(cred),
+            kind=str(cred.get("type") or ""),
+            key_id=str(cred.get("keyId") or ""), start=str(cred.get("startDateTime") or ""),
+            end=str(cred.get("endDateTime") or ""), days_left=days_left, state=state,
+            span=axis.spans[i] if axis else None))
+    return Credentials(tuple(rows), axis, warning_days)
+
+
+@dataclass(frozen=True)
+class Member:
+    address: str
+    tag: str
+    verdict: FindingLink | None
+
+
+@dataclass(frozen=True)
+class Group:
+    address: str
+    exists: bool
+    recipient_type: str
+    join_restriction: str
+    managed_by: tuple[str, ...]
+    members: tuple[Member, ...]
+    nested_groups: tuple[Member, ...]
+    missing_queues: tuple[Member, ...]
+
+
+def group_view(data: Any, name: str, queues: list[str], index: FindingIndex) -> Group | Unavailable | None:
+    if data is None:
+        return None
+    if gone := _unavailable(data):
+        return gone
+    data = data if isinstance(data, Mapping) else {}
+    address = str(data.get("address") or "")
+    members = _strings(data.get("members"))
+    lowered = {m.lower() for m in members}
+    return Group(
+        address=address, exists=bool(data.get("exists")),
+        recipient_type=str(data.get("RecipientTypeDetails") or ""),
+        join_restriction=str(data.get("MemberJoinRestriction") or ""),
+        managed_by=tuple(_strings(data.get("ManagedBy"))),
+        members=tuple(Member(m, "queue mailbox" if m.lower() in queues else "not a queue mailbox",
+                             _verdict(index, "GRP-003", name, m)) for m in members),
+        nested_groups=tuple(Member(g, "nested group", _verdict(index, "GRP-003", name, g))
+                            for g in _strings(data.get("nested_groups"))),
+        missing_queues=tuple(Member(q, "queue mailbox not in the group", _verdict(index, "GRP-002", name, q))
+                             for q in queues if q not in lowered) if data.get("exists") else (),
+    )
+
+
+@dataclass(frozen=True)
+class Policy:
+    app_id: str
+    wildcard: bool
+    access_right: str
+    scope: str
+    valid: bool | None
+
+
+@dataclass(frozen=True)
+class Assignment:
+    name: str
+    role: str
+    scope: str
+    organisation_wide: bool
+
+
+@dataclass(frozen=True)
+class AccessTest:
+    mailbox: str
+    role: str
+    expected: str
+    policy_result: str
+    rbac_in_scope: tuple[str, ...] | None
+    verdict: FindingLink | None
+
+
+@dataclass(frozen=True)
+class Attention:
+    check_id: str
+    status: Status
+    severity: str
+    resource: str
+    message: str
+    anchor: str
+
+
+@dataclass(frozen=True)
+class IntegrationView:
+    anchor: str
+    name: str
+    app_id: str
+    display_name: str
+    access_model: str
+    counts: tuple[tuple[Status, int], ...]
+    attention: tuple[Attention, ...]
+    attention_more: int
+    permissions: Permissions | Unavailable
+    credentials: Credentials
+    scope_group: Group | Unavailable | None
+    policies: tuple[Policy, ...] | Unavailable
+    assignments: tuple[Assignment, ...] | Unavailable
+    access_tests: tuple[AccessTest, ...]
+
+
+def _policies(data: Any) -> tuple[Policy, ...] | Unavailable:
+    if gone := _unavailable(data):
+        return gone
+    out = []
+    for p in data if isinstance(data, list) else []:
+        if isinstance(p, Mapping):
+            valid = p.get("IsValid")
+            out.append(Policy(str(p.get("AppId") or ""), p.get("AppId") == "*", str(p.get("AccessRight") or ""),
+                              str(p.get("ScopeName") or ""), valid if isinstance(valid, bool) else None))
+    return tuple(out)
+
+
+def _assignments(data: Any) -> tuple[Assignment, ...] | Unavailable:
+    if gone := _unavailable(data):
+        return gone
+    out = []
+    for a in data if isinstance(data, list) else []:
+        if isinstance(a, Mapping):
+            if a.get("CustomResourceScope"):
+                scope = f"management scope {a['CustomResourceScope']}"
+            elif a.get("RecipientGroupScope"):
+                scope = f"members of {a['RecipientGroupScope']}"
+            else:
+                scope = "whole organisation" if a.get("organisation_wide") else "administrative unit"
+            out.append(Assignment(str(a.get("Name") or ""), str(a.get("Role") or ""), scope,
+                                  bool(a.get("organisation_wide"))))
+    return tuple(out)
+
+
+def _access_tests(data: Any, name: str, index: FindingIndex) -> tuple[AccessTest, ...]:
+    out = []
+    for t in data if isinstance(data, list) else []:
+        if not isinstance(t, Mapping):
+            continue
+        mailbox, role = str(t.get("mailbox") or ""), str(t.get("role") or "")
+        rbac = t.get("rbac_in_scope")
+        out.append(AccessTest(
+            mailbox=mailbox, role=role, expected="reachable" if role == "queue" else "not reachable",
+            policy_result=str(t.get("AccessCheckResult") or ""),
+            rbac_in_scope=tuple(_strings(rbac)) if isinstance(rbac, list) else None,
+            verdict=_verdict(index, "SCOPE-004" if role == "queue" else "SCOPE-005", name, mailbox)))
+    return tuple(out)
+
+
+def warning_window(findings: Iterable[Finding]) -> int | None:
+    """The credential warning window the run used, as CRED-002 or TEN-003 recorded it in their evidence."""
+    for f in findings:
+        days = f.evidence.get("warning_days") if f.check_id in ("CRED-002", "TEN-003") else None
+        if isinstance(days, int) and not isinstance(days, bool):
+            return days
+    return None
+
+
+def integration_views(data: Any, findings: tuple[Finding, ...], index: FindingIndex,
+                      now: datetime | None) -> list[IntegrationView] | Unavailable:
+    if gone := _unavailable(data):
+        return gone
+    window = warning_window(findings)
+    by_integration: dict[str, list[tuple[int, Finding]]] = {}
+    for i, f in enumerate(findings):
+        by_integration.setdefault(f.integration, []).append((i, f))
+    views = []
+    for n, item in enumerate(data if isinstance(data, list) else []):
+        if not isinstance(item, Mapping):
+            continue
+        name = str(item.get("name") or "")
+        mine = by_integration.get(name, [])
+        counts = Counter(f.status for _, f in mine)
+        act = sorted((p for p in mine if p[1].status in (Status.ERROR, Status.FAIL, Status.WAIVED)),
+                     key=lambda p: (p[1].status.rank, p[1].severity.rank, p[0]))
+        assignments = _assignments(item.get("rbac_assignments"))
+        roles = [a.role for a in assignments] if isinstance(assignments, tuple) else []
+        tests = item.get("access_tests")
+        queues = [str(t.get("mailbox") or "").lower() for t in (tests if isinstance(tests, list) else [])
+                  if isinstance(t, Mapping) and t.get("role") == "queue"]
+        access_model = str(item.get("access_model") or "")
+        views.append(IntegrationView(
+            anchor=f"integration-{n + 1}", name=name, app_id=str(item.get("app_id") or ""),
+            display_name=str(item.get("display_name") or ""), access_model=access_model,
+            counts=tuple((s, counts[s]) for s in sorted(Status, key=lambda s: s.rank) if counts[s]),
+            attention=tuple(Attention(f.check_id, f.status, f.severity.value, f.resource, f.message, f"f-{i}")
+                            for i, f in act[:ATTENTION_LIMIT]),
+            attention_more=max(len(act) - ATTENTION_LIMIT, 0),
+            permissions=permissions_view(item.get("permissions"), access_model, roles),
+            credentials=credentials_view(item.get("credentials"), item.get("service_principal_credentials"),
+                                         now, window),
+            scope_group=group_view(item.get("scope_group"), name, queues, index),
+            policies=_policies(item.get("policies")), assignments=assignments,
+            access_tests=_access_tests(tests, name, index)))
+    return views
+
+
+@dataclass(frozen=True)
+class SweptApp:
+    app_id: str
+    display_name: str
+    mailbox_permissions: tuple[str, ...]
+    rbac_mailbox_roles: tuple[str, ...] | Unavailable
+    takeover_permissions: tuple[str, ...]
+    policies: tuple[str, ...] | Unavailable
+    verdicts: tuple[FindingLink, ...]
+
+
+SWEEP_CHECKS = ("TEN-001", "TEN-002", "TEN-003", "TEN-004")
+
+
+def sweep_view(data: Any, index: FindingIndex) -> list[SweptApp] | Unavailable:
+    if gone := _unavailable(data):
+        return gone
+    apps = []
+    for a in data if isinstance(data, list) else []:
+        if not isinstance(a, Mapping):
+            continue
+        app_id = str(a.get("app_id") or "")
+        rbac, policies = a.get("rbac_mailbox_roles"), a.get("policies")
+        apps.append(SweptApp(
+            app_id=app_id, display_name=str(a.get("display_name") or ""),
+            mailbox_permissions=tuple(_strings(a.get("mailbox_permissions"))),
+            rbac_mailbox_roles=_unavailable(rbac) or tuple(_strings(rbac)),
+            takeover_permissions=tuple(_strings(a.get("takeover_permissions"))),
+            policies=_unavailable(policies) or tuple(_strings(policies)),
+            verdicts=tuple(v for c in SWEEP_CHECKS if (v := _verdict(index, c, "", app_id)))))
+    return apps

@@ -1,0 +1,221 @@
+"""report.html: one self-contained page (inline CSS, SVG and a little vanilla JS) rendered from findings.json.
+
+Jinja2 autoescapes everything and StrictUndefined turns a template typo into an error, not a blank. Tenant
+data is never marked safe; the only markup passed through unescaped is our own stylesheet and script, which a
+Content-Security-Policy pins by hash, so an injected <script> or on* handler would not run even if escaping
+ever failed. The page reads the same without JavaScript; the script only hides rows for the filters.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import json
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
+
+from auditor.models.findings import Finding, FindingsDocument, Severity, Status
+from auditor.models.timeutil import parse_datetime
+from auditor.reports import charts
+from auditor.reports.files import write_atomic
+from auditor.reports.html_inventory import Unavailable, integration_views, sweep_view
+
+STATUSES = sorted(Status, key=lambda s: s.rank)  # ERROR, FAIL, WAIVED, SKIP, PASS: what to act on first
+SEVERITIES = list(Severity)
+NOT_RECORDED = {"unavailable": "not recorded in this findings.json"}
+LARGE_REPORT = 1000
+"""Above this many findings the page lets the browser skip laying out check groups until they scroll into view."""
+
+
+@dataclass(frozen=True)
+class Asset:
+    """Our own stylesheet or script, inlined verbatim and allowed by the CSP through its hash."""
+
+    text: Markup
+    csp_hash: str
+
+
+@functools.cache
+def _asset(name: str) -> Asset:
+    text = resources.files("auditor.reports").joinpath("templates", name).read_text(encoding="utf-8")
+    digest = base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii")
+    return Asset(Markup(text), f"'sha256-{digest}'")  # Markup: our packaged file, never tenant data
+
+
+@functools.cache
+def _environment() -> Environment:
+    env = Environment(loader=PackageLoader("auditor.reports", "templates"), autoescape=True,
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env.tests["unavailable"] = lambda value: isinstance(value, Unavailable)
+    return env
+
+
+@dataclass(frozen=True)
+class Reference:
+    url: str
+    is_link: bool
+    """Only https references become links; anything else shows as text."""
+
+
+def references(urls: tuple[str, ...]) -> tuple[Reference, ...]:
+    return tuple(Reference(u, u.startswith("https://")) for u in urls)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One finding in the findings table."""
+
+    anchor: str
+    finding: Finding
+    evidence_json: str
+    remediation: str
+    """Shown on the row only when it differs from its check group's remediation."""
+    references: tuple[Reference, ...]
+
+
+@dataclass(frozen=True)
+class CheckGroup:
+    check_id: str
+    title: str
+    severity: Severity
+    counts: tuple[tuple[Status, int], ...]
+    open: bool
+    """Groups with something to act on (FAIL or ERROR) start expanded; the rest stay collapsed."""
+    remediation: str
+    references: tuple[Reference, ...]
+    rows: tuple[Row, ...]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    key: str
+    headline: str
+    detail: str
+
+
+def pretty_json(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+
+
+def anchor_of(index: int) -> str:
+    return f"f-{index}"
+
+
+def check_groups(findings: tuple[Finding, ...]) -> list[CheckGroup]:
+    """Findings grouped by check in catalog (first-seen) order; inside a group, what to act on first."""
+    grouped: dict[str, list[int]] = {}
+    for i, f in enumerate(findings):
+        grouped.setdefault(f.check_id, []).append(i)
+    groups = []
+    for check_id, indexes in grouped.items():
+        indexes.sort(key=lambda i: findings[i].status.rank)  # stable: engine order within a status
+        first = findings[indexes[0]]
+        by_status = Counter(findings[i].status for i in indexes)
+        rows = tuple(Row(
+            anchor=anchor_of(i), finding=findings[i], evidence_json=pretty_json(findings[i].evidence),
+            remediation="" if findings[i].remediation == first.remediation else findings[i].remediation,
+            references=() if findings[i].references == first.references else references(findings[i].references),
+        ) for i in indexes)
+        groups.append(CheckGroup(
+            check_id=check_id, title=first.title, severity=min((findings[i].severity for i in indexes),
+                                                                  key=lambda s: s.rank),
+            counts=tuple((s, by_status[s]) for s in STATUSES if by_status[s]),
+            open=bool(by_status[Status.FAIL] or by_status[Status.ERROR]),
+            remediation=first.remediation, references=references(first.references), rows=rows,
+        ))
+    return groups
+
+
+def verdict(by_status: Counter[Status], failing_by_severity: Counter[Severity]) -> Verdict:
+    """Compliant means no FAIL and no ERROR; any ERROR makes the audit incomplete (it may hide worse)."""
+    fails, errors, waived = by_status[Status.FAIL], by_status[Status.ERROR], by_status[Status.WAIVED]
+    parts = [f"{failing_by_severity[s]} {s.value}" for s in SEVERITIES if failing_by_severity[s]]
+    fail_text = f"{fails} failing finding{'s' if fails != 1 else ''} ({', '.join(parts)})" if fails else ""
+    waived_text = f"{waived} waived." if waived else ""
+    if errors:
+        detail = (f"{errors} finding{'s' if errors != 1 else ''} could not be evaluated (ERROR), so the verdict "
+                  f"may hide worse. " + (f"Also {fail_text}. " if fails else "") + waived_text)
+        return Verdict("incomplete", "Incomplete", detail.strip())
+    if fails:
+        return Verdict("fail", "Not compliant", f"{fail_text}. {waived_text}".strip())
+    detail = f"No failing finding: {by_status[Status.PASS]} passed, {by_status[Status.SKIP]} skipped. {waived_text}"
+    return Verdict("pass", "Compliant", detail.strip())
+
+
+def collection_facts(collection: dict[str, Any]) -> list[tuple[str, str]]:
+    """The snapshot's collection block (transport, source, ...) as label/value pairs, in document order."""
+    facts = []
+    for key, value in collection.items():
+        label = str(key).replace("_", " ").strip().capitalize()
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
+        facts.append((label, text))
+    return facts
+
+
+def display_time(value: str) -> str:
+    """"2026-06-01T12:00:00Z" as "2026-06-01 12:00 UTC"; anything unparseable as it came."""
+    moment = collected_at(value)
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else value
+
+
+def collected_at(value: str) -> datetime | None:
+    try:
+        return parse_datetime(value)
+    except ValueError:
+        return None
+
+
+def context(doc: FindingsDocument) -> dict[str, Any]:
+    """Everything the template shows, computed here so the template only lays it out."""
+    findings = doc.findings
+    by_status = Counter(f.status for f in findings)
+    failing = Counter(f.severity for f in findings if f.status is Status.FAIL)
+    matrix = {sev: Counter(f.status for f in findings if f.severity is sev) for sev in SEVERITIES}
+    integration_names = [str(i.get("name", "")) for i in doc.inventory.get("integrations") or []
+                         if isinstance(i, dict)]
+    for f in findings:
+        if f.integration and f.integration not in integration_names:
+            integration_names.append(f.integration)
+    finding_index = {f.identity: (f.status, anchor_of(i)) for i, f in enumerate(findings)}
+    return {
+        "run": doc.run,
+        "title": doc.run.title or "Mailbox access audit",
+        "collected": display_time(doc.run.collected_at),
+        "collection": collection_facts(doc.run.collection),
+        "total": len(findings),
+        "large": len(findings) > LARGE_REPORT,
+        "verdict": verdict(by_status, failing),
+        "statuses": STATUSES,
+        "severities": SEVERITIES,
+        "by_status": by_status,
+        "matrix": matrix,
+        "donut": charts.donut([(s.value, by_status[s]) for s in STATUSES]),
+        "severity_bars": charts.stacked_bars(
+            [(sev.value, [(s.value, matrix[sev][s]) for s in STATUSES]) for sev in SEVERITIES], width=300),
+        "integrations": integration_views(doc.inventory.get("integrations", NOT_RECORDED), findings, finding_index,
+                                          collected_at(doc.run.collected_at)),
+        "sweep": sweep_view(doc.inventory.get("sweep", NOT_RECORDED), finding_index),
+        "groups": check_groups(findings),
+        "integration_names": integration_names,
+        "has_tenant_findings": any(not f.integration for f in findings),
+        "css": _asset("report.css"),
+        "js": _asset("report.js"),
+    }
+
+
+def render(doc: FindingsDocument) -> str:
+    return _environment().get_template("report.html.j2").render(context(doc))
+
+
+def write(doc: FindingsDocument, out_dir: Path) -> Path:
+    path = out_dir / "report.html"
+    write_atomic(path, render(doc))
+    return path
