@@ -1,10 +1,12 @@
-"""Exchange collection entry point used by `collect`, `audit` and `demo` (wired to the PSRP collector)."""
+"""Exchange collection entry point used by `collect`, `audit` and `demo`."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+from auditor.collect.exchange import collect_exchange
+from auditor.collect.psrp import open_psrp_pool
 from auditor.collect.run import CollectionSettings
 from auditor.models.baseline import Baseline
 from auditor.models.snapshot import SECTION_NAMES, Section, SectionStatus
@@ -12,6 +14,10 @@ from auditor.models.snapshot import SECTION_NAMES, Section, SectionStatus
 
 def read_exchange(baseline: Baseline, settings: CollectionSettings,
                   exchange_token: Callable[[], str]) -> tuple[dict[str, Section], dict[str, Any]]:
-    names = [n for n in SECTION_NAMES if n.startswith("exchange.")] + ["canaries"]
-    reason = "Exchange collection is not wired yet"
-    return {n: Section(n, "exo", SectionStatus.NOT_COLLECTED, reason) for n in names}, {}
+    if baseline.exchange.transport != "psrp":
+        names = [n for n in SECTION_NAMES if n.startswith("exchange.")] + ["canaries"]
+        reason = f"the {baseline.exchange.transport} transport is not available yet"
+        return {n: Section(n, "exo", SectionStatus.NOT_COLLECTED, reason) for n in names}, {}
+    token = exchange_token if baseline.exchange.connect == "jump-host" else None
+    return collect_exchange(baseline, lambda: open_psrp_pool(
+        baseline, settings.psrp_password, token, baseline.auth.ca_bundle or None))

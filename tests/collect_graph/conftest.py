@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from auditor.collect.exchange_reader import read_exchange
 from auditor.collect.run import CollectionSettings, collect
 from auditor.demo import DEMO_BASELINE, DEMO_TENANT, emulator_baseline, emulator_settings, running_emulator
 from auditor.emulator.faults import FaultPlan
@@ -55,7 +56,7 @@ def collect_demo(tenant: Path = DEMO_TENANT, faults: FaultPlan | None = None, **
     with emulated(tenant, faults) as (_, base, settings):
         for key, value in changes.items():
             setattr(settings, key, value)
-        return collect(base, settings)
+        return collect(base, settings, read_exchange)
 
 
 @pytest.fixture(scope="session")

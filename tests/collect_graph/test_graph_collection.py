@@ -63,6 +63,7 @@ def test_graph_verdicts_on_the_demo_tenant(clean_snapshot):
     assert by_key[("CRED-006", "Ticketing", TICKETING)] is Status.FAIL
     assert by_key[("APP-001", "Old Fax Gateway", "dddddddd-0000-4000-8000-000000000004")] is Status.FAIL
     assert by_key[("TEN-004", "", "ffffffff-0000-4000-8000-000000000013")] is Status.FAIL
+    assert by_key[("MBX-002", "Ticketing", "billing@contoso.com")] is Status.FAIL
 
 
 def test_certificate_sign_in_gives_the_same_evidence(tenant_file, clean_snapshot):
@@ -193,7 +194,10 @@ def test_missing_read_role_gives_errors_naming_the_permission(tenant_file):
     assert "403" in (users.error or "") and "User.Read.All" in (users.error or "")
     findings = evaluate(snapshot, load_baseline(DEMO_BASELINE)).findings
     errors = [f for f in findings if f.status is Status.ERROR and f.check_id == "MBX-002"]
-    assert errors and all("User.Read.All" in f.message or "exchange." in f.message for f in errors)
+    assert {f.resource for f in errors} == {"support@contoso.com", "sales@contoso.com", "helpdesk@contoso.com",
+                                           "billing@contoso.com", "hr-queue@contoso.com", "archive@contoso.com",
+                                           "survey@contoso.com"}
+    assert all("User.Read.All" in f.message for f in errors)
 
 
 def test_the_auditors_secret_appears_in_no_output(capsys, tmp_path, tenant_file, caplog):

@@ -63,7 +63,6 @@ class ExchangeService:
         self._password: str | None = jump.get("password")
         self._shells: dict[str, PoolSession] = {}
         self._lock = threading.Lock()
-        self._failing = {name.lower() for name in self.faults.psrp_fail}
 
     def _count(self, route: str) -> None:
         if self.counters is not None:
@@ -217,7 +216,8 @@ class ExchangeService:
     def _inject_faults(self, cmdlet: str) -> None:
         if self.faults.exchange_down:
             raise CmdletError(self.cmdlets.errors.unavailable(cmdlet))
-        if cmdlet.lower() in self._failing or "*" in self._failing:
+        failing = {name.lower() for name in self.faults.psrp_fail}  # the live plan: tests may change it mid-run
+        if cmdlet.lower() in failing or "*" in failing:
             raise CmdletError(self.cmdlets.errors.transient(cmdlet))
 
 

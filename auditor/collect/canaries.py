@@ -1,0 +1,140 @@
+"""Canary sampling for SCOPE-005: which mailboxes outside an integration's scope to probe (pure, no I/O).
+
+Explicit canaries come from the baseline. Sampled ones come from the tenant's mailbox pool, as `Get-Mailbox
+-ResultSize Unlimited` lists it, kept to user, shared, room and equipment mailboxes (DESIGN.md section 5).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from auditor.models.baseline import Integration
+from auditor.models.snapshot import Section, SectionStatus
+
+POOL_TYPES = frozenset({"UserMailbox", "SharedMailbox", "RoomMailbox", "EquipmentMailbox"})
+POOL_SOURCE = "exo:Get-Mailbox -ResultSize Unlimited"
+CANARIES_SOURCE = f"sampled from {POOL_SOURCE}"
+
+
+def in_pool(row: Mapping[str, Any]) -> bool:
+    """A Get-Mailbox row that can be a canary: one of POOL_TYPES, with a primary SMTP address."""
+    return row.get("RecipientTypeDetails") in POOL_TYPES and bool(row.get("PrimarySmtpAddress"))
+
+
+def canary_rank(app_id: str, address: str) -> str:
+    """The ordering key: SHA-256 (hex) of the lower-cased app id followed by the lower-cased address."""
+    return hashlib.sha256((app_id.lower() + address.lower()).encode("utf-8")).hexdigest()
+
+
+def sample_canaries(app_id: str, pool: Iterable[str], excluded: Iterable[str], size: int) -> list[str]:
+    """The sampled canaries of one integration, lower-cased.
+
+    Candidates are the pool's addresses minus `excluded` (the scope group's transitive members, the queue
+    mailboxes and the explicit canaries), compared lower-cased and de-duplicated. They are ordered by
+    `canary_rank(app_id, address)` (ties, which SHA-256 makes theoretical, by address) and the first `size`
+    are taken. The choice is deterministic: same pool, same app, same canaries, on any machine; different
+    apps probe different mailboxes, and a mailbox joining or leaving the pool moves at most one slot.
+    """
+    if size <= 0:
+        return []
+    skip = {address.lower() for address in excluded}
+    candidates = {address.lower() for address in pool if address} - skip
+    return sorted(candidates, key=lambda address: (canary_rank(app_id, address), address))[:size]
+
+
+def is_group(row: Mapping[str, Any]) -> bool:
+    """A group member that is itself a group (MailUniversalSecurityGroup, ...Distribution..., RoomList)."""
+    kind = str(row.get("RecipientTypeDetails") or "")
+    return kind.endswith("Group") or kind == "RoomList"
+
+
+def transitive_members(groups: Sequence[Mapping[str, Any]], root_guid: str,
+                       item_errors: Mapping[str, str]) -> tuple[set[str], str | None]:
+    """Lower-cased addresses and Guids of every non-group member reached from the group `root_guid` in the
+    `exchange.groups` entries, nested groups expanded and cycles cut; or a problem when the members of a
+    nested group were not collected (access policies count nested members, so a gap cannot be skipped)."""
+    by_guid = {str(g.get("Guid") or "").lower(): g for g in groups}
+    found: set[str] = set()
+    seen, queue = {root_guid.lower()}, [(root_guid.lower(), root_guid.lower())]  # (Guid, address for messages)
+    while queue:
+        guid, label = queue.pop()
+        group = by_guid.get(guid)
+        if group is None:
+            cause = item_errors.get(label)
+            return set(), f"the members of nested group {label} were not collected" + (f": {cause}" if cause else "")
+        for member in group.get("Members") or ():
+            key = str(member.get("Guid") or "").lower()
+            if is_group(member):
+                if key and key not in seen:
+                    seen.add(key)
+                    queue.append((key, str(member.get("PrimarySmtpAddress") or key).lower()))
+            else:
+                found |= {key, str(member.get("PrimarySmtpAddress") or "").lower()} - {""}
+    return found, None
+
+
+def choose_canaries(app_id: str, explicit: Iterable[str], queues: Iterable[str], members: set[str],
+                    pool: Sequence[Mapping[str, Any]], size: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """One integration's `canaries` entry and the pool rows of its sampled canaries.
+
+    `members`: the scope group's transitive members (addresses and Guids, lower-cased); a pool mailbox is
+    left out when its address or its Guid is among them, or when it is a queue or an explicit canary."""
+    by_address = {str(row["PrimarySmtpAddress"]).lower(): row for row in pool if in_pool(row)}
+    explicit = [c.lower() for c in explicit]
+    excluded = members | {q.lower() for q in queues} | set(explicit)
+    excluded |= {a for a, row in by_address.items() if str(row.get("Guid") or "").lower() in members}
+    sampled = sample_canaries(app_id, by_address, excluded, size)
+    entry = {"explicit": explicit, "sampled": sampled, "pool_size": len(by_address), "pool_source": POOL_SOURCE}
+    return entry, [dict(by_address[a]) for a in sampled]
+
+
+def scope_members(groups: Section, scope_group: str, scope_guids: Mapping[str, str | None]
+                  ) -> tuple[set[str], str | None]:
+    """An integration's scope-group members to leave out of its sample, or why they are unknown.
+
+    `scope_guids` maps each scope group address (lower-cased) to the Guid Get-DistributionGroup gave it, or
+    None when the group does not exist (then nothing is left out: GRP-001 fails)."""
+    if not scope_group:
+        return set(), None
+    if groups.status is not SectionStatus.OK:
+        return set(), groups.error or "exchange.groups was not collected"
+    if scope_group.lower() in groups.item_errors:
+        return set(), groups.item_errors[scope_group.lower()]
+    guid = scope_guids.get(scope_group.lower())
+    return (set(), None) if guid is None else transitive_members(groups.data, guid, groups.item_errors)
+
+
+def canaries_section(integrations: Sequence[Integration], groups: Section, scope_guids: Mapping[str, str | None],
+                     pool: Sequence[Mapping[str, Any]] | None, pool_error: str | None, size: int
+                     ) -> tuple[Section, dict[str, list[dict[str, Any]]]]:
+    """The `canaries` section (every integration's explicit and sampled canaries) and the pool rows of the
+    sampled ones by app id. An integration whose scope-group membership is unknown gets no entry (SCOPE-005 is
+    then ERROR for it alone) and an item error saying why; a pool that could not be read fails the section."""
+    if pool is None:
+        return Section("canaries", CANARIES_SOURCE, SectionStatus.ERROR, pool_error or "no mailbox pool"), {}
+    data: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for integration in integrations:
+        app = integration.app_id.lower()
+        members, problem = scope_members(groups, integration.scope_group, scope_guids)
+        if problem is not None:
+            errors[app] = f"cannot sample canaries outside scope group {integration.scope_group}: {problem}"
+            continue
+        data[app], rows[app] = choose_canaries(app, integration.canaries, integration.mailboxes, members, pool, size)
+    return Section("canaries", CANARIES_SOURCE, SectionStatus.OK, None, data, None, errors), rows
+
+
+def probes(integrations: Sequence[Integration], canaries: Section) -> dict[str, tuple[str, str]]:
+    """What the effective-access tests probe: "appid|address" -> (app id, address as written) for every
+    queue mailbox, explicit canary and sampled canary of every integration."""
+    chosen = canaries.data if canaries.status is SectionStatus.OK else {}
+    found: dict[str, tuple[str, str]] = {}
+    for integration in integrations:
+        app = integration.app_id.lower()
+        sampled = (chosen.get(app) or {}).get("sampled") or []
+        for address in (*integration.mailboxes, *integration.canaries, *sampled):
+            found.setdefault(f"{app}|{address.lower()}", (app, address))
+    return found

@@ -1,0 +1,292 @@
+"""The Exchange collector: which read-only cmdlets, batched how, into which snapshot sections (DESIGN.md 3, 5, 8).
+
+It never judges. Each section names its cmdlet(s) and is `ok` or `error` (one line, the cmdlet's message); a
+failed read marks its own section and collection goes on. Look-up sections list what was asked (`queried`):
+a not-found identity is absent from `data`, any other per-item failure is an `item_errors` entry.
+Only calls whose rows name their input are batched as statements of one pipeline (Get-Mailbox, Get-Recipient,
+Test-ApplicationAccessPolicy); a batch that fails is rerun item by item, so one bad mailbox costs one item.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from auditor.collect.canaries import CANARIES_SOURCE, POOL_SOURCE, canaries_section, in_pool, is_group, probes
+from auditor.collect.shell import Command, ExchangeShell, ItemResult, PipelineFailed, ShellPool, one_line
+from auditor.errors import CollectionError
+from auditor.models.baseline import Baseline
+from auditor.models.snapshot import Section, SectionStatus
+
+SOURCES = {
+    "exchange.applicationAccessPolicies": "exo:Get-ApplicationAccessPolicy",
+    "exchange.recipients": "exo:Get-Recipient -Identity",
+    "exchange.groups": "exo:Get-DistributionGroup -Identity, Get-DistributionGroupMember -ResultSize Unlimited",
+    "exchange.mailboxes": "exo:Get-Mailbox -Identity (sampled canaries: Get-Mailbox -ResultSize Unlimited)",
+    "exchange.accessTests": "exo:Test-ApplicationAccessPolicy -Identity -AppId",
+    "exchange.servicePrincipals": "exo:Get-ServicePrincipal",
+    "exchange.roleAssignments": "exo:Get-ManagementRoleAssignment -RoleAssigneeType ServicePrincipal",
+    "exchange.managementScopes": "exo:Get-ManagementScope",
+    "exchange.authorizationTests": "exo:Test-ServicePrincipalAuthorization -Identity -Resource",
+    "canaries": CANARIES_SOURCE,
+}
+SECTIONS = tuple(SOURCES)
+ROLE_FALLBACK_SOURCE = "exo:Get-ManagementRoleAssignment (filtered by RoleAssignee in Get-ServicePrincipal ObjectIds)"
+MEMBER_KEYS = ("Name", "PrimarySmtpAddress", "Guid", "ExternalDirectoryObjectId", "RecipientTypeDetails")
+IDENTITY_KEYS = ("PrimarySmtpAddress", "Guid", "Name", "Alias", "DisplayName", "Identity", "ExternalDirectoryObjectId",
+                 "UserPrincipalName")
+TEST_BATCH = 50  # Test-ApplicationAccessPolicy statements per pipeline (measured: see the report of issue 4)
+LOOKUP_BATCH = 50
+TRUNCATED = "more results available"
+
+
+def error_sections(reason: str) -> dict[str, Section]:
+    """Every Exchange section (and `canaries`) as `error` with one reason: Exchange could not be reached."""
+    return {name: Section(name, SOURCES[name], SectionStatus.ERROR, one_line(reason)) for name in SECTIONS}
+
+
+def collect_exchange(baseline: Baseline, open_pool: Callable[[], ShellPool], *,
+                     batch_size: int = TEST_BATCH) -> tuple[dict[str, Section], dict[str, Any]]:
+    """Open the shells, collect every Exchange section, close the shells: (sections, {"exchange": run facts})."""
+    try:
+        pool = open_pool()
+    except CollectionError as exc:
+        return error_sections(str(exc)), {"exchange": {"error": one_line(str(exc))}}
+    try:
+        sections, facts = ExchangeCollector(pool, baseline, batch_size=batch_size).collect()
+    finally:
+        pool.close()
+    facts["exchange"].update(pool.facts())  # again: closing the pools costs round trips too
+    return sections, facts
+
+
+def _ok(name: str, data: Any, queried: Sequence[str] | None = None, errors: dict[str, str] | None = None,
+        source: str | None = None) -> Section:
+    return Section(name, source or SOURCES[name], SectionStatus.OK, None, data,
+                   tuple(queried) if queried is not None else None, errors or {})
+
+
+def _failed(name: str, reason: str, source: str | None = None) -> Section:
+    return Section(name, source or SOURCES[name], SectionStatus.ERROR, one_line(reason))
+
+
+def _names(row: dict[str, Any]) -> set[str]:
+    """Every identity a recipient row answers to (addresses, proxy addresses, Guid, names, directory id)."""
+    names = {str(row[k]).lower() for k in IDENTITY_KEYS if row.get(k)}
+    proxies = row.get("EmailAddresses")
+    return names | {str(p).split(":", 1)[-1].lower() for p in (proxies if isinstance(proxies, list) else ())}
+
+
+def _unique(values: Sequence[str]) -> list[str]:
+    """First spelling of each value, compared case-insensitively, in order; blanks dropped."""
+    return list({v.lower(): v for v in reversed([v for v in values if v.strip()])}.values())[::-1]
+
+
+def _by_guid(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    return list({str(r.get("Guid") or r.get("PrimarySmtpAddress") or r.get("Name")).lower(): r for r in rows}.values())
+
+
+def _items_section(name: str, keys: Sequence[str], items: dict[str, ItemResult], absent_if_not_found: bool,
+                   entry: Callable[[str, ItemResult], list[dict[str, Any]]], queried: Sequence[str]) -> Section:
+    """`error` when every item's pipeline broke; else the entries, with per-item errors beside them."""
+    broken = [items[k].error or "" for k in keys if items[k].failed]
+    if keys and len(broken) == len(keys):
+        return _failed(name, broken[0])
+    data: list[dict[str, Any]] = []
+    errors: dict[str, str] = {}
+    for key in keys:
+        item = items[key]
+        if item.error is not None and not (item.not_found and absent_if_not_found):
+            errors[key] = one_line(item.error)
+        elif item.error is None:
+            rows = entry(key, item)
+            if not rows and not absent_if_not_found:
+                errors[key] = "the cmdlet returned no output and no error"
+            data += rows
+    return _ok(name, data, queried, errors)
+
+
+class ExchangeCollector:
+    """Collects the Exchange sections over a ShellPool (or one ExchangeShell) for a baseline."""
+
+    def __init__(self, shells: ShellPool | ExchangeShell, baseline: Baseline, *, batch_size: int = TEST_BATCH):
+        self.pool = shells if isinstance(shells, ShellPool) else ShellPool([shells])
+        self.baseline = baseline
+        self.integrations = baseline.integrations
+        self.batch_size = max(1, batch_size)
+        self._scope_guids: dict[str, str | None] = {}
+
+    def collect(self) -> tuple[dict[str, Section], dict[str, Any]]:
+        """Independent reads run concurrently over the pools; the tests follow once mailboxes are known."""
+        started = time.monotonic()
+        first: list[Callable[[], Any]] = [
+            lambda: self._listing("exchange.applicationAccessPolicies", Command("Get-ApplicationAccessPolicy")),
+            lambda: self._listing("exchange.managementScopes", Command("Get-ManagementScope")),
+            self._principals, self._mailbox_pool, self._groups,
+            lambda: self._lookup("Get-Mailbox", [a for i in self.integrations for a in (*i.mailboxes, *i.canaries)])]
+        policies, scopes, (sps, roles), (pool, pool_error), groups, found = self.pool.map(lambda r: r(), first)
+        canaries, sampled = canaries_section(self.integrations, groups, self._scope_guids, pool, pool_error,
+                                             self.baseline.policy.canary_sample_size)
+        mailboxes, guids = self._mailboxes(found, sampled)
+        probed = probes(self.integrations, canaries)
+        then: list[Callable[[], Section]] = [lambda: self._recipients(policies, groups),
+                                             lambda: self._access_tests(probed, guids),
+                                             lambda: self._authorization_tests(probed, sps, roles)]
+        recipients, access, authorization = self.pool.map(lambda r: r(), then)
+        sections = [policies, recipients, groups, mailboxes, access, sps, roles, scopes, authorization, canaries]
+        facts = {**self.pool.facts(), "test_batch_size": self.batch_size, "canary_pool_source": POOL_SOURCE,
+                 "canary_pool_size": len(pool or []), "wall_s": round(time.monotonic() - started, 3)}
+        return {s.name: s for s in sections}, {"exchange": facts}
+
+    def _listing(self, name: str, command: Command, source: str | None = None,
+                 on_failure: Callable[[PipelineFailed], Section] | None = None) -> Section:
+        """A complete listing: any error or a truncation warning makes the section `error`, never a short list."""
+        try:
+            out = self.pool.run([command])
+        except PipelineFailed as exc:
+            return on_failure(exc) if on_failure else _failed(name, str(exc), source)
+        except CollectionError as exc:
+            return _failed(name, str(exc), source)
+        problem = out.errors[0].message if out.errors else next(
+            (w for w in out.warnings if TRUNCATED in w.lower()), None)
+        return _failed(name, f"{command.describe()}: {problem}", source) if problem else _ok(name, out.rows,
+                                                                                             source=source)
+
+    def _principals(self) -> tuple[Section, Section]:
+        """Service principals, then their role assignments; a host refusing -RoleAssigneeType (undocumented)
+        gets every assignment, filtered here by RoleAssignee in the service principals' ObjectIds."""
+        sps = self._listing("exchange.servicePrincipals", Command("Get-ServicePrincipal"))
+        name = "exchange.roleAssignments"
+
+        def fallback(exc: PipelineFailed) -> Section:
+            if "RoleAssigneeType" not in exc.error.message and "Parameter" not in exc.error.fq_error:
+                return _failed(name, str(exc))
+            if sps.status is not SectionStatus.OK:
+                return _failed(name, f"{exc}; the fallback needs Get-ServicePrincipal: {sps.error}",
+                               ROLE_FALLBACK_SOURCE)
+            every = self._listing(name, Command("Get-ManagementRoleAssignment"), ROLE_FALLBACK_SOURCE)
+            ids = {str(sp.get(k) or "").lower() for sp in sps.data for k in ("ObjectId", "AppId")} - {""}
+            return every if every.status is not SectionStatus.OK else _ok(name, [
+                r for r in every.data if str(r.get("RoleAssignee") or "").lower() in ids], source=ROLE_FALLBACK_SOURCE)
+
+        command = Command("Get-ManagementRoleAssignment", {"RoleAssigneeType": "ServicePrincipal"})
+        return sps, self._listing(name, command, on_failure=fallback)
+
+    def _mailbox_pool(self) -> tuple[list[dict[str, Any]] | None, str | None]:
+        pool = self._listing("canaries", Command("Get-Mailbox", {"ResultSize": "Unlimited"}), POOL_SOURCE)
+        if pool.status is not SectionStatus.OK:
+            return None, pool.error
+        return [row for row in pool.data if in_pool(row)], None
+
+    def _lookup(self, cmdlet: str, identities: Sequence[str]) -> dict[str, ItemResult]:
+        """Get-Mailbox / Get-Recipient -Identity, batched; results keyed by the identity lower-cased."""
+        given = {i.lower(): i for i in _unique(identities)}
+        return self.pool.read_items(list(given), lambda key: Command(cmdlet, {"Identity": given[key]}),
+                                    lambda key, row: key in _names(row), lambda key: given[key], LOOKUP_BATCH)
+
+    def _groups(self) -> Section:
+        """Each scope group and, breadth first, every nested group as its own entry (cycles cut by Guid)."""
+        wanted = _unique([i.scope_group for i in self.integrations if i.scope_group])
+        scope_keys = {g.lower() for g in wanted}
+        entries: list[dict[str, Any]] = []
+        errors: dict[str, str] = {}
+        seen: set[str] = set()
+        level = [(g, g.lower()) for g in wanted]  # (identity asked, item key)
+        while level:
+            following: dict[str, tuple[str, str]] = {}
+            for (_, key), (entry, error, not_found) in zip(level, self.pool.map(self._read_group, level),
+                                                          strict=True):
+                if key in scope_keys:
+                    self._scope_guids[key] = str(entry["Guid"]).lower() if entry else None
+                if error and not (not_found and key in scope_keys):  # a nested group must be readable
+                    errors[key] = error
+                if entry is None or str(entry.get("Guid")).lower() in seen:
+                    continue
+                seen.add(str(entry.get("Guid")).lower())
+                entries.append(entry)
+                for m in entry["Members"]:
+                    guid = str(m.get("Guid") or "").lower()
+                    if is_group(m) and guid and guid not in seen:
+                        following[guid] = (guid, str(m.get("PrimarySmtpAddress") or guid).lower())
+            level = list(following.values())
+        broken = [errors[k] for k in scope_keys if k in errors]
+        return _failed("exchange.groups", broken[0]) if wanted and len(broken) == len(wanted) else _ok(
+            "exchange.groups", entries, wanted, errors)
+
+    def _read_group(self, asked: tuple[str, str]) -> tuple[dict[str, Any] | None, str | None, bool]:
+        """(the group's properties plus `Members`, error, not found) for one identity."""
+        identity = asked[0]
+        try:
+            out = self.pool.run([Command("Get-DistributionGroup", {"Identity": identity})])
+            if out.errors:
+                return None, out.errors[0].message, all(e.not_found for e in out.errors)
+            if len(out.rows) != 1:
+                return None, f"Get-DistributionGroup -Identity {identity} gave {len(out.rows)} groups", not out.rows
+            members = self.pool.run([Command("Get-DistributionGroupMember", {
+                "Identity": out.rows[0].get("Guid") or identity, "ResultSize": "Unlimited"})])
+        except CollectionError as exc:
+            return None, one_line(str(exc)), False
+        problem = members.errors[0].message if members.errors else next(
+            (w for w in members.warnings if TRUNCATED in w.lower()), None)
+        if problem:
+            return None, f"Get-DistributionGroupMember: {problem}", False
+        return {**out.rows[0], "Members": [{k: m[k] for k in MEMBER_KEYS if k in m} for m in members.rows]}, None, False
+
+    def _mailboxes(self, found: dict[str, ItemResult], sampled: dict[str, list[dict[str, Any]]]
+                   ) -> tuple[Section, dict[str, str]]:
+        """Queue and explicit-canary mailboxes (looked up) plus the sampled canaries (rows from the pool); and
+        each address's Guid, which access-test rows name (MailboxId)."""
+        extra = {str(r["PrimarySmtpAddress"]).lower(): r for rows in sampled.values() for r in rows}
+        queried = [*found, *(a for a in extra if a not in found)]
+        section = _items_section("exchange.mailboxes", list(found), found, True, lambda k, it: it.rows, queried)
+        guids = {k: str(it.rows[0].get("Guid") or "").lower() for k, it in found.items() if it.rows and not it.error}
+        guids.update({a: str(r.get("Guid") or "").lower() for a, r in extra.items()})
+        if section.status is SectionStatus.OK:
+            section = _ok(section.name, _by_guid([*section.data, *extra.values()]), queried, section.item_errors)
+        return section, guids
+
+    def _recipients(self, policies: Section, groups: Section) -> Section:
+        """Get-Recipient for the scope groups, each policy's scope (the Guid of ScopeIdentityRaw "<Sid>;<Guid>")
+        and every ManagedBy entry of the collected groups."""
+        wanted = [i.scope_group for i in self.integrations if i.scope_group]
+        if policies.status is SectionStatus.OK:
+            raws = (str(p.get("ScopeIdentityRaw") or "") for p in policies.data)
+            wanted += [raw.split(";", 1)[1].strip() for raw in raws if ";" in raw]
+        if groups.status is SectionStatus.OK:
+            for group in groups.data:
+                managers = group.get("ManagedBy")
+                wanted += [managers] if isinstance(managers, str) else [str(m) for m in managers or ()]
+        wanted = _unique(wanted)
+        found = self._lookup("Get-Recipient", wanted)
+        section = _items_section("exchange.recipients", list(found), found, True, lambda k, it: it.rows, wanted)
+        if section.status is SectionStatus.OK:
+            section = _ok(section.name, _by_guid(section.data), wanted, section.item_errors)
+        return section
+
+    def _access_tests(self, probed: dict[str, tuple[str, str]], guids: dict[str, str]) -> Section:
+        """Test-ApplicationAccessPolicy, batched: rows name their input by (AppId, MailboxId = the Guid)."""
+        def owns(key: str, row: dict[str, Any]) -> bool:
+            app, address = probed[key]
+            guid = guids.get(address.lower())
+            return bool(guid) and str(row.get("AppId") or "").lower() == app and str(row.get("MailboxId")) == guid
+
+        keys = list(probed)
+        found = self.pool.read_items(keys, lambda k: Command("Test-ApplicationAccessPolicy", {
+            "Identity": probed[k][1], "AppId": probed[k][0]}), owns, lambda k: probed[k][1], self.batch_size)
+        return _items_section("exchange.accessTests", keys, found, False, lambda k, it: [
+            {**it.rows[0], "Identity": probed[k][1].lower()}] if it.rows else [], keys)
+
+    def _authorization_tests(self, probed: dict[str, tuple[str, str]], sps: Section, roles: Section) -> Section:
+        """Test-ServicePrincipalAuthorization, one pipeline each (rows name neither app nor mailbox), spread over
+        the pools; for apps with RBAC assignments and every `access_model = "rbac"` integration."""
+        apps = {i.app_id.lower() for i in self.integrations if i.access_model == "rbac"}
+        if sps.status is SectionStatus.OK and roles.status is SectionStatus.OK:
+            assignees = {str(r.get("RoleAssignee") or "").lower() for r in roles.data}
+            apps |= {str(sp.get("AppId")).lower() for sp in sps.data
+                     if {str(sp.get("ObjectId") or "").lower(), str(sp.get("AppId") or "").lower()} & assignees}
+        keys = [k for k, (app, _) in probed.items() if app in apps]
+        found = self.pool.read_items(keys, lambda k: Command("Test-ServicePrincipalAuthorization", {
+            "Identity": probed[k][0], "Resource": probed[k][1]}), lambda k, row: True, lambda k: probed[k][1], 1)
+        return _items_section("exchange.authorizationTests", keys, found, False, lambda k, it: [
+            {"AppId": probed[k][0], "Resource": probed[k][1].lower(), "Rows": it.rows}], keys)
