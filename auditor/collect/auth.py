@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 
 from auditor.errors import CollectionError, ConfigError
 from auditor.models.baseline import AuthConfig
+from auditor.redact import register
 
 SECRET_VARIABLES = ("AUDITOR_CLIENT_SECRET", "AZURE_CLIENT_SECRET")
 
@@ -131,7 +132,9 @@ class TokenSource:
                 raise CollectionError(f"sign-in failed: cannot reach the token endpoint: "
                                       f"{_clean(str(exc), self.credentials)}") from None
         if "access_token" in result:
-            return str(result["access_token"])
+            token = str(result["access_token"])
+            register(token)
+            return token
         codes = result.get("error_codes") or []
         cause = next((AADSTS_CAUSES[c] for c in codes if c in AADSTS_CAUSES), None)
         code = f"AADSTS{codes[0]}" if codes else str(result.get("error", "unknown error"))

@@ -7,6 +7,7 @@ https://learn.microsoft.com/graph/throttling
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
@@ -17,6 +18,7 @@ from typing import Any
 
 import requests
 
+log = logging.getLogger("auditor.graph")
 RETRY_STATUSES = frozenset({429, 503, 504})
 BATCH_LIMIT = 20  # https://learn.microsoft.com/graph/json-batching
 
@@ -81,6 +83,7 @@ class GraphClient:
         """One logical request, retried on throttling, 503/504 and dropped connections."""
         for attempt in range(1, self.retry.max_attempts + 1):
             self._count(what)
+            started = time.monotonic()
             try:
                 response = self.session.request(
                     method, url, json=json_body, timeout=self.timeout_s,
@@ -92,6 +95,8 @@ class GraphClient:
                     raise GraphRequestError(f"{what}: connection failed: {_first_line(exc)}") from None
                 self._wait(self._backoff(attempt), what)
                 continue
+            log.debug("%s %s -> %s in %.0f ms (attempt %d)", method, url.split("?")[0], response.status_code,
+                      (time.monotonic() - started) * 1000, attempt)
             if response.status_code in RETRY_STATUSES and attempt < self.retry.max_attempts:
                 self._wait(retry_after(response.headers, self._backoff(attempt)), what)
                 continue

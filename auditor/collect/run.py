@@ -40,6 +40,7 @@ class CollectionSettings:
     psrp_password: str | None = field(default=None, repr=False)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     progress: Callable[[str], None] = lambda message: None
+    done: Callable[[str], None] = lambda message: None
 
 
 ExchangeReader = Callable[[Baseline, CollectionSettings, Callable[[], str]], tuple[dict[str, Section], dict[str, Any]]]
@@ -68,6 +69,7 @@ def collect(baseline: Baseline, settings: CollectionSettings, exchange: Exchange
     sections.update(GraphCollector(client, baseline).collect())
     facts["graph_requests"] = dict(sorted(client.requests.items()))
     facts["graph_retry_wait_s"] = round(client.waited_s, 2)
+    settings.done(_graph_summary(sections, sum(client.requests.values())))
 
     exchange_names = [n for n in SECTION_NAMES if n.startswith("exchange.")] + ["canaries"]
     if baseline.exchange.transport == "none":
@@ -82,7 +84,26 @@ def collect(baseline: Baseline, settings: CollectionSettings, exchange: Exchange
         exo_sections, exo_facts = exchange(baseline, settings, exchange_token)
         sections.update(exo_sections)
         facts.update(exo_facts)
+        settings.done(_exchange_summary(exo_sections, exo_facts))
     return _snapshot(baseline, collected_at, sections, facts)
+
+
+def _graph_summary(sections: dict[str, Section], requests: int) -> str:
+    counts = {name.split(".", 1)[1]: len(s.data) for name, s in sections.items()
+              if s.status is SectionStatus.OK and isinstance(s.data, list)}
+    failed = sum(s.status is SectionStatus.ERROR for s in sections.values())
+    return (f"Microsoft Graph: {counts.get('servicePrincipals', 0)} service principals, "
+            f"{counts.get('applications', 0)} applications, {counts.get('appRoleAssignments', 0)} role assignments "
+            f"in {requests} requests" + (f" ({failed} sections failed)" if failed else ""))
+
+
+def _exchange_summary(sections: dict[str, Section], facts: dict[str, Any]) -> str:
+    ex = facts.get("exchange", {}) if isinstance(facts.get("exchange"), dict) else {}
+    tests = sections.get("exchange.accessTests")
+    count = len(tests.data) if tests is not None and isinstance(tests.data, list) else 0
+    failed = sum(s.status is SectionStatus.ERROR for s in sections.values())
+    return (f"Exchange Online: {count} access tests, {ex.get('pipelines', '?')} pipelines, "
+            f"{ex.get('round_trips', '?')} round trips" + (f" ({failed} sections failed)" if failed else ""))
 
 
 def _all_failed(reason: str) -> dict[str, Section]:

@@ -1,0 +1,87 @@
+"""Commands that need no tenant: the catalog, offline evaluation, re-rendering, the starter baseline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from auditor.commands.options import BaselineFile, CatalogFormat, FailOn, Formats, formats
+from auditor.errors import ConfigError, InputError
+from auditor.models.findings import Severity
+
+
+def checks_command(
+    fmt: Annotated[CatalogFormat, typer.Option("--format", "-f", help="table, json or markdown.")] = (
+        CatalogFormat.table),
+) -> int:
+    """List the check catalog."""
+    from auditor.catalog_doc import render_catalog
+
+    typer.echo(render_catalog(fmt.value), nl=False)
+    return 0
+
+
+def evaluate_command(
+    snapshot: Annotated[Path, typer.Argument(help="A snapshot.json written by `auditor collect` or `auditor demo`.")],
+    baseline: BaselineFile,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the reports.")] = Path("audit-out"),
+    fail_on: FailOn = Severity.LOW,
+    fmt: Formats = None,
+) -> int:
+    """Re-evaluate saved evidence offline: same snapshot and baseline, same findings."""
+    from auditor.models.baseline import load_baseline
+    from auditor.models.snapshot import load_snapshot
+    from auditor.pipeline import evaluate_and_report
+
+    base = load_baseline(baseline)
+    snap = load_snapshot(snapshot)
+    result = evaluate_and_report(snap, base, out, formats(fmt))
+    typer.echo(result.summary_line())
+    return result.exit_code(fail_on)
+
+
+def report_command(
+    findings: Annotated[Path, typer.Argument(help="A findings.json written by an earlier run.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the reports.")] = Path("audit-out"),
+    fmt: Formats = None,
+) -> int:
+    """Re-render reports from findings.json without re-evaluating."""
+    from auditor.models.findings import FindingsDocument
+    from auditor.pipeline import write_reports
+
+    try:
+        raw = json.loads(findings.read_text(encoding="utf-8"))
+        doc = FindingsDocument.from_dict(raw)
+    except FileNotFoundError:
+        raise InputError(f"{findings}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{findings}: cannot read: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{findings}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InputError(f"{findings}: not a findings.json document ({type(exc).__name__}: {exc})") from None
+    for path in write_reports(doc, out, formats(fmt)):
+        typer.echo(f"wrote {path}")
+    return 0
+
+
+def init_command(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the starter baseline; - for stdout.")] = Path(
+        "baseline.toml"),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> int:
+    """Write a commented starter baseline listing every key."""
+    from auditor.reports.files import write_atomic
+    from auditor.starter import STARTER_BASELINE
+
+    if str(out) == "-":
+        typer.echo(STARTER_BASELINE, nl=False)
+        return 0
+    if out.exists() and not force:
+        raise ConfigError(f"{out}: already exists (use --force to overwrite)")
+    write_atomic(out, STARTER_BASELINE)
+    typer.echo(f"wrote {out}: fill in [tenant], [auth] and your [[integration]] entries")
+    return 0

@@ -1,0 +1,88 @@
+"""What a person sees on the terminal while a run works: progress (rich) and, with -v, log lines.
+
+Progress shows only on a terminal and never with --quiet, so CI logs and pipes stay clean. Log lines go to
+stderr through a filter that removes every registered secret. The HTTP and PowerShell client libraries log
+whole requests at DEBUG (pypsrp even the base64 fragments carrying `-AccessToken`), so their loggers stay at
+WARNING whatever -v says.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from contextlib import AbstractContextManager
+from typing import Any
+
+from rich.console import Console as RichConsole
+
+from auditor.redact import RedactingFilter
+
+QUIET_LIBRARIES = ("msal", "urllib3", "requests", "pypsrp", "psrpcore", "spnego", "requests_credssp")
+
+
+class Console:
+    def __init__(self, quiet: bool = False, verbose: int = 0) -> None:
+        self.rich = RichConsole(stderr=True, highlight=False)
+        self.show_progress = not quiet and sys.stderr.isatty()
+        self._status: Any = None
+        configure_logging(verbose)
+
+    def step(self, message: str) -> None:
+        """A new phase of the run (signing in, reading Graph, ...)."""
+        logging.getLogger("auditor").info("%s", message)
+        if not self.show_progress:
+            return
+        if self._status is None:
+            self._status = self.rich.status(message)
+            self._status.start()
+        else:
+            self._status.update(message)
+
+    def done(self, message: str) -> None:
+        """A finished phase, with its counts; stays on screen."""
+        logging.getLogger("auditor").info("%s", message)
+        if self.show_progress:
+            self.rich.print(f"[green]✓[/green] {message}", markup=True, highlight=False, soft_wrap=True,
+                            emoji=False)
+
+    def close(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+
+    def __enter__(self) -> Console:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def configure_logging(verbose: int) -> None:
+    root = logging.getLogger("auditor")
+    for handler in list(root.handlers):
+        if getattr(handler, "_auditor", False):
+            root.removeHandler(handler)
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    if verbose <= 0:
+        root.setLevel(logging.WARNING)
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler._auditor = True  # type: ignore[attr-defined]
+    handler.setFormatter(logging.Formatter("auditor %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter())
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if verbose >= 2 else logging.INFO)
+
+
+class quiet_libraries(AbstractContextManager[None]):
+    """Keep the client libraries at WARNING for the duration, even if a caller lowered them."""
+
+    def __enter__(self) -> None:
+        self._levels = {name: logging.getLogger(name).level for name in QUIET_LIBRARIES}
+        for name in QUIET_LIBRARIES:
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+    def __exit__(self, *exc: object) -> None:
+        for name, level in self._levels.items():
+            logging.getLogger(name).setLevel(level)
