@@ -46,6 +46,7 @@ class TokenIssuer:
 
     def issue(self, app_id: str, audience: str, roles: Iterable[str], tenant_id: str) -> str:
         now = int(time.time())
+        object_id = self._object_id_for(app_id)
         claims = {
             "aud": audience,
             "iss": self.issuer,
@@ -55,9 +56,9 @@ class TokenIssuer:
             "appid": app_id,
             "appidacr": "1",
             "idtyp": "app",
-            "oid": self._object_id_for(app_id),
+            "oid": object_id,
             "roles": sorted(set(roles)),
-            "sub": self._object_id_for(app_id),
+            "sub": object_id or app_id,  # PyJWT rejects a null subject
             "tid": tenant_id,
             "uti": uuid.uuid4().hex,
             "ver": "1.0",
