@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from auditor.checks import refs
-from auditor.checks.base import Result, check, failed, passed, skipped
+from auditor.checks.base import NotApplicable, Result, check, failed, passed, skipped
 from auditor.checks.context import Context
 from auditor.checks.permissions import (
     HARMLESS_DELEGATED,
@@ -43,14 +43,21 @@ def app_state(ctx: Context, integration: Integration) -> AppState:
     return AppState(sp, application, problem)
 
 
-def gate(ctx: Context, integration: Integration, needs_registration: bool = False) -> tuple[AppState, Result | None]:
-    """Dependent checks SKIP when APP-001 fails, and registration checks SKIP for a vendor's app."""
+def require_app(ctx: Context, integration: Integration) -> ServicePrincipal:
+    """The app's service principal; dependent checks do not apply (SKIP) when APP-001 fails."""
     state = app_state(ctx, integration)
-    if state.problem:
-        return state, skipped(integration.app_id, f"APP-001 fails: {state.problem}")
-    if needs_registration and state.application is None:
-        return state, skipped(integration.app_id, PUBLISHER_TENANT)
-    return state, None
+    if state.problem or state.sp is None:
+        raise NotApplicable(integration.app_id, f"APP-001 fails: {state.problem}")
+    return state.sp
+
+
+def require_registration(ctx: Context, integration: Integration) -> Application:
+    """The app's application object; registration checks do not apply to a vendor's (multi-tenant) app."""
+    require_app(ctx, integration)
+    application = ctx.application(integration.app_id)
+    if application is None:
+        raise NotApplicable(integration.app_id, PUBLISHER_TENANT)
+    return application
 
 
 @check(
@@ -96,12 +103,8 @@ def permissions_requested(ctx: Context, integration: Integration) -> Iterator[Re
     if integration.access_model == "rbac":
         yield skipped(integration.app_id, 'access_model is "rbac": permissions come from Exchange role assignments')
         return
-    state, skip = gate(ctx, integration, needs_registration=True)
-    if skip:
-        yield skip
-        return
-    assert state.application is not None
-    requested = requested_permissions(ctx, state.application)
+    application = require_registration(ctx, integration)
+    requested = requested_permissions(ctx, application)
     missing = [n for n in integration.permissions if not any(p.matches(n) for p in requested)]
     evidence = {"requested": [p.name for p in requested], "baseline": list(integration.permissions)}
     if missing:
@@ -122,13 +125,10 @@ def permissions_requested(ctx: Context, integration: Integration) -> Iterator[Re
     references=(refs.PERMISSIONS_REFERENCE, refs.GRANT_VIA_GRAPH),
 )
 def no_extra_permissions(ctx: Context, integration: Integration) -> Iterator[Result]:
-    state, skip = gate(ctx, integration)
-    if skip:
-        yield skip
-        return
-    assert state.sp is not None
-    granted = granted_permissions(ctx, state.sp)
-    requested = requested_permissions(ctx, state.application) if state.application else []
+    sp = require_app(ctx, integration)
+    application = ctx.application(integration.app_id)  # None for a vendor's app: it requests nothing here
+    granted = granted_permissions(ctx, sp)
+    requested = requested_permissions(ctx, application) if application else []
     extra: dict[str, set[str]] = {}
     for how, perms in (("requested", requested), ("granted", granted)):
         for perm in perms:
@@ -158,14 +158,10 @@ def no_extra_permissions(ctx: Context, integration: Integration) -> Iterator[Res
     references=(refs.PERMISSIONS_REFERENCE, refs.PRIVILEGED_PERMISSIONS, refs.GRANT_VIA_GRAPH),
 )
 def no_takeover_permissions(ctx: Context, integration: Integration) -> Iterator[Result]:
-    state, skip = gate(ctx, integration)
-    if skip:
-        yield skip
-        return
-    assert state.sp is not None
-    granted = [p.name for p in granted_permissions(ctx, state.sp) if p.is_takeover]
-    requested = [p.name for p in requested_permissions(ctx, state.application)
-                 if p.is_takeover] if state.application else []
+    sp = require_app(ctx, integration)
+    granted = [p.name for p in granted_permissions(ctx, sp) if p.is_takeover]
+    application = ctx.application(integration.app_id)
+    requested = [p.name for p in requested_permissions(ctx, application) if p.is_takeover] if application else []
     evidence = {"requested": requested, "granted": granted}
     if granted or requested:
         names = sorted(set(granted) | set(requested))
@@ -186,12 +182,8 @@ def no_takeover_permissions(ctx: Context, integration: Integration) -> Iterator[
     references=(refs.OAUTH2_GRANT, refs.GRANT_ADMIN_CONSENT),
 )
 def no_delegated_grants(ctx: Context, integration: Integration) -> Iterator[Result]:
-    state, skip = gate(ctx, integration)
-    if skip:
-        yield skip
-        return
-    assert state.sp is not None
-    grants = ctx.grants_by_client(state.sp.id)
+    sp = require_app(ctx, integration)
+    grants = ctx.grants_by_client(sp.id)
     risky = sorted({s for g in grants for s in g.scopes if s.lower() not in HARMLESS_DELEGATED})
     evidence = {"grants": [{"id": g.id, "consentType": g.consent_type, "scope": " ".join(g.scopes)} for g in grants]}
     if risky:
@@ -212,18 +204,14 @@ def no_delegated_grants(ctx: Context, integration: Integration) -> Iterator[Resu
     references=(refs.GRANT_ADMIN_CONSENT, refs.RBAC_FOR_APPS),
 )
 def consent_granted(ctx: Context, integration: Integration) -> Iterator[Result]:
-    state, skip = gate(ctx, integration)
-    if skip:
-        yield skip
-        return
-    assert state.sp is not None
+    sp = require_app(ctx, integration)
     if integration.access_model == "rbac":
         roles = ctx.role_assignments_for(integration.app_id)
         missing = [n for n in integration.permissions if not any(role_grants(a.role, n) for a in roles)]
         evidence = {"rbac_roles": sorted({a.role for a in roles}), "baseline": list(integration.permissions)}
         how = "no RBAC for Applications assignment grants"
     else:
-        granted = granted_permissions(ctx, state.sp)
+        granted = granted_permissions(ctx, sp)
         missing = [n for n in integration.permissions if not any(p.matches(n) for p in granted)]
         evidence = {"granted": [p.name for p in granted], "baseline": list(integration.permissions)}
         how = "no admin consent (appRoleAssignment) for"
@@ -245,13 +233,10 @@ def consent_granted(ctx: Context, integration: Integration) -> Iterator[Result]:
     references=(refs.GRANT_VIA_GRAPH, refs.PERMISSIONS_REFERENCE),
 )
 def grants_declared(ctx: Context, integration: Integration) -> Iterator[Result]:
-    state, skip = gate(ctx, integration, needs_registration=True)
-    if skip:
-        yield skip
-        return
-    assert state.sp is not None and state.application is not None
-    declared = {(r.resource_app_id, r.role_id) for r in state.application.requested_roles}
-    granted = granted_permissions(ctx, state.sp)
+    sp = require_app(ctx, integration)
+    application = require_registration(ctx, integration)
+    declared = {(r.resource_app_id, r.role_id) for r in application.requested_roles}
+    granted = granted_permissions(ctx, sp)
     undeclared = [p.name for p in granted if (p.resource_app_id, p.role_id) not in declared]
     evidence = {"granted": [p.name for p in granted], "undeclared": undeclared}
     if undeclared:
@@ -271,15 +256,11 @@ def grants_declared(ctx: Context, integration: Integration) -> Iterator[Result]:
     references=(refs.APP_OWNERS,),
 )
 def owners_approved(ctx: Context, integration: Integration) -> Iterator[Result]:
-    state, skip = gate(ctx, integration, needs_registration=True)
-    if skip:
-        yield skip
-        return
-    assert state.application is not None
-    if state.application.owners is None:
+    application = require_registration(ctx, integration)
+    if application.owners is None:
         reason = ctx.item_error("graph.applications", f"owners:{integration.app_id}") or "not collected"
         raise DataError(f"graph.applications: owners of application {integration.app_id}: {reason}")
-    owners = state.application.owners
+    owners = application.owners
     approved = {o.lower() for o in integration.owners} if integration.owners is not None else None
     problems = []
     for owner in owners:

@@ -18,6 +18,14 @@ class SectionUnavailable(Exception):
         self.section, self.reason, self.skip = section, reason, skip
 
 
+class NotApplicable(Exception):
+    """The check does not apply to this integration (e.g. APP-001 fails); the engine records one SKIP."""
+
+    def __init__(self, resource: str, reason: str) -> None:
+        super().__init__(reason)
+        self.resource, self.reason = resource, reason
+
+
 @dataclass(frozen=True)
 class Result:
     """What a check yields; the engine adds id, title, severity, provenance and waivers."""

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from auditor.checks import refs
-from auditor.checks.app import gate
+from auditor.checks.app import require_app, require_registration
 from auditor.checks.base import Result, check, failed, passed, skipped
 from auditor.checks.context import Context
 from auditor.models.baseline import Integration
@@ -56,12 +56,8 @@ def expiry_verdict(app_id: str, credentials: tuple[Credential, ...], now: dateti
     references=(refs.ADD_CREDENTIALS, refs.PASSWORD_CREDENTIAL),
 )
 def has_valid_credential(ctx: Context, integration: Integration) -> Iterator[Result]:
-    state, skip = gate(ctx, integration, needs_registration=True)
-    if skip:
-        yield skip
-        return
-    assert state.application is not None
-    creds = state.application.credentials
+    application = require_registration(ctx, integration)
+    creds = application.credentials
     valid = [c for c in creds if c.is_valid(ctx.now)]
     evidence = {"credentials": [describe(c, ctx.now) for c in creds]}
     if valid:
@@ -82,12 +78,8 @@ def has_valid_credential(ctx: Context, integration: Integration) -> Iterator[Res
     references=(refs.ADD_CREDENTIALS,),
 )
 def credentials_not_expiring(ctx: Context, integration: Integration) -> Iterator[Result]:
-    state, skip = gate(ctx, integration, needs_registration=True)
-    if skip:
-        yield skip
-        return
-    assert state.application is not None
-    yield expiry_verdict(integration.app_id, state.application.credentials, ctx.now,
+    application = require_registration(ctx, integration)
+    yield expiry_verdict(integration.app_id, application.credentials, ctx.now,
                          ctx.policy.credential_warning_days)
 
 
@@ -103,12 +95,8 @@ def credentials_not_expiring(ctx: Context, integration: Integration) -> Iterator
     references=(refs.ADD_CREDENTIALS,),
 )
 def no_expired_credentials(ctx: Context, integration: Integration) -> Iterator[Result]:
-    state, skip = gate(ctx, integration, needs_registration=True)
-    if skip:
-        yield skip
-        return
-    assert state.application is not None
-    expired = [c for c in state.application.credentials if c.is_expired(ctx.now)]
+    application = require_registration(ctx, integration)
+    expired = [c for c in application.credentials if c.is_expired(ctx.now)]
     for cred in expired:
         yield failed(f"{integration.app_id}/{cred.key_id}",
                      f"{cred.kind} {cred.display_name!r} expired {format_datetime(cred.end)}", describe(cred, ctx.now))
@@ -127,14 +115,10 @@ def no_expired_credentials(ctx: Context, integration: Integration) -> Iterator[R
     references=(refs.ADD_CREDENTIALS, refs.PASSWORD_CREDENTIAL),
 )
 def secret_lifetime(ctx: Context, integration: Integration) -> Iterator[Result]:
-    state, skip = gate(ctx, integration, needs_registration=True)
-    if skip:
-        yield skip
-        return
-    assert state.application is not None
+    application = require_registration(ctx, integration)
     limit = ctx.policy.max_secret_lifetime_days
     # One day of slack: a 12-month secret spanning 29 February lasts 366 days.
-    secrets = [c for c in state.application.credentials if c.kind == "secret" and c.end > ctx.now]
+    secrets = [c for c in application.credentials if c.kind == "secret" and c.end > ctx.now]
     for cred in secrets:
         lifetime = (cred.end - cred.start) / timedelta(days=1)
         evidence = {**describe(cred, ctx.now), "lifetime_days": round(lifetime, 2), "max_days": limit}
@@ -159,12 +143,8 @@ def secret_lifetime(ctx: Context, integration: Integration) -> Iterator[Result]:
     references=(refs.ADD_CREDENTIALS,),
 )
 def certificate_not_secret(ctx: Context, integration: Integration) -> Iterator[Result]:
-    state, skip = gate(ctx, integration, needs_registration=True)
-    if skip:
-        yield skip
-        return
-    assert state.application is not None
-    creds = state.application.credentials
+    application = require_registration(ctx, integration)
+    creds = application.credentials
     if not any(c.is_valid(ctx.now) for c in creds):
         yield skipped(integration.app_id, "no valid credential (see CRED-001)")
         return
@@ -188,12 +168,8 @@ def certificate_not_secret(ctx: Context, integration: Integration) -> Iterator[R
     references=(refs.SERVICE_PRINCIPAL, refs.PASSWORD_CREDENTIAL),
 )
 def no_sp_credentials(ctx: Context, integration: Integration) -> Iterator[Result]:
-    state, skip = gate(ctx, integration)
-    if skip:
-        yield skip
-        return
-    assert state.sp is not None
-    creds = state.sp.credentials
+    sp = require_app(ctx, integration)
+    creds = sp.credentials
     evidence = {"credentials": [describe(c, ctx.now) for c in creds]}
     if creds:
         kinds = sorted({c.kind for c in creds})

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from functools import partial
 
 from auditor.checks import refs
-from auditor.checks.app import gate
+from auditor.checks.app import require_app
 from auditor.checks.base import Result, check, errored, failed, passed, per_item, skipped
 from auditor.checks.context import Context
 from auditor.checks.permissions import granted_permissions, is_mailbox_role, role_allowed, role_grants
@@ -39,12 +39,8 @@ def _policy_evidence(policy: AccessPolicy) -> dict[str, object]:
     references=(refs.LIMIT_MAILBOX_ACCESS, refs.NEW_AAP, refs.RBAC_FOR_APPS),
 )
 def access_restricted(ctx: Context, integration: Integration) -> Iterator[Result]:
-    state, skip = gate(ctx, integration)
-    if skip:
-        yield skip
-        return
-    assert state.sp is not None
-    verdict = judge_restriction(ctx, integration.app_id, granted_permissions(ctx, state.sp), None)
+    sp = require_app(ctx, integration)
+    verdict = judge_restriction(ctx, integration.app_id, granted_permissions(ctx, sp), None)
     if not verdict.restricted:
         yield failed(integration.app_id, "unrestricted mailbox access: " + "; ".join(verdict.reasons), verdict.evidence)
     elif verdict.evidence["entra_mailbox_permissions"] or verdict.evidence.get("rbac_mailbox_roles"):
@@ -65,10 +61,7 @@ def access_restricted(ctx: Context, integration: Integration) -> Iterator[Result
     references=(refs.GET_AAP, refs.NEW_AAP),
 )
 def policy_targets_group(ctx: Context, integration: Integration) -> Iterator[Result]:
-    _, skip = gate(ctx, integration)
-    if skip:
-        yield skip
-        return
+    require_app(ctx, integration)
     own = [p for p in ctx.policies() if p.app_id == integration.app_id and p.is_restrict]
     if not own:
         yield skipped(integration.app_id, "no RestrictAccess policy names the app")
@@ -113,10 +106,7 @@ def _targets(policy: AccessPolicy, group: Group | None, address: str) -> bool:
     references=(refs.NEW_AAP, refs.GET_AAP),
 )
 def policy_unambiguous(ctx: Context, integration: Integration) -> Iterator[Result]:
-    _, skip = gate(ctx, integration)
-    if skip:
-        yield skip
-        return
+    require_app(ctx, integration)
     policies = ctx.policies()
     naming = [p for p in policies if p.app_id == integration.app_id]
     wildcard_restrict = [p for p in policies if p.is_wildcard and p.is_restrict]
@@ -240,10 +230,7 @@ def canaries_unreachable(ctx: Context, integration: Integration) -> Iterator[Res
     references=(refs.RBAC_FOR_APPS,),
 )
 def rbac_scoped(ctx: Context, integration: Integration) -> Iterator[Result]:
-    _, skip = gate(ctx, integration)
-    if skip:
-        yield skip
-        return
+    require_app(ctx, integration)
     assignments = ctx.role_assignments_for(integration.app_id)
     if not assignments:
         yield skipped(integration.app_id, "the app has no RBAC for Applications assignment")

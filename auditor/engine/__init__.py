@@ -10,7 +10,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from auditor.checks import CATALOG
-from auditor.checks.base import CheckSpec, Result, SectionUnavailable
+from auditor.checks.base import CheckSpec, NotApplicable, Result, SectionUnavailable
 from auditor.checks.context import Context
 from auditor.errors import ConfigError
 from auditor.models.baseline import Baseline, Integration, Waiver
@@ -70,6 +70,8 @@ def _run(ctx: Context, spec: CheckSpec, integration: str, default: str, args: tu
     ctx.touched.clear()
     try:
         results = list(spec.run(*args))
+    except NotApplicable as exc:
+        results = [Result(Status.SKIP, exc.resource, exc.reason)]
     except SectionUnavailable as exc:
         results = [Result(Status.SKIP if exc.skip else Status.ERROR, default, str(exc))]
     except DataError as exc:
