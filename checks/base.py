@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
+from auditor.models.baseline import Integration
 from auditor.models.findings import Severity, Status
 from auditor.models.parsing import DataError
 
@@ -60,6 +62,15 @@ def per_item(resource: str, judge: Callable[[], Result]) -> Result:
         return Result(Status.SKIP if exc.skip else Status.ERROR, resource, str(exc))
     except DataError as exc:
         return errored(resource, str(exc))
+
+
+def each_queue(integration: Integration, judge: Callable[[str], Result]) -> Iterator[Result]:
+    """A per-item check over the queue mailboxes (lower-cased); one SKIP when the baseline lists none."""
+    if not integration.mailboxes:
+        yield skipped(integration.app_id, "no queue mailboxes in the baseline")
+        return
+    for mailbox in integration.mailboxes:
+        yield per_item(mailbox.lower(), partial(judge, mailbox.lower()))
 
 
 IntegrationCheckFn = Callable[..., Iterable[Result]]

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from functools import partial
 
 from auditor.checks import refs
-from auditor.checks.base import Result, check, errored, failed, passed, per_item, skipped
+from auditor.checks.base import Result, check, each_queue, errored, failed, passed, skipped
 from auditor.checks.context import Context
 from auditor.models.baseline import Integration
 from auditor.models.findings import Severity
@@ -26,10 +25,6 @@ SHARED = "SharedMailbox"
     references=(refs.SHARED_MAILBOXES,),
 )
 def queues_are_shared(ctx: Context, integration: Integration) -> Iterator[Result]:
-    if not integration.mailboxes:
-        yield skipped(integration.app_id, "no queue mailboxes in the baseline")
-        return
-
     def judge(address: str) -> Result:
         mailbox = ctx.mailbox(address)
         if mailbox is None:
@@ -40,8 +35,7 @@ def queues_are_shared(ctx: Context, integration: Integration) -> Iterator[Result
             return failed(address, f"is a {mailbox.recipient_type_details}, not a {SHARED}", evidence)
         return passed(address, "shared mailbox", evidence)
 
-    for mailbox in integration.mailboxes:
-        yield per_item(mailbox.lower(), partial(judge, mailbox.lower()))
+    return each_queue(integration, judge)
 
 
 @check(
@@ -56,10 +50,6 @@ def queues_are_shared(ctx: Context, integration: Integration) -> Iterator[Result
     references=(refs.SHARED_MAILBOXES,),
 )
 def queue_sign_in_blocked(ctx: Context, integration: Integration) -> Iterator[Result]:
-    if not integration.mailboxes:
-        yield skipped(integration.app_id, "no queue mailboxes in the baseline")
-        return
-
     def judge(address: str) -> Result:
         if ctx.mailbox(address) is None:
             return skipped(address, "no such mailbox (see MBX-001)")
@@ -71,5 +61,4 @@ def queue_sign_in_blocked(ctx: Context, integration: Integration) -> Iterator[Re
             return failed(address, f"sign-in is allowed for {user.user_principal_name}", evidence)
         return passed(address, "sign-in is blocked", evidence)
 
-    for mailbox in integration.mailboxes:
-        yield per_item(mailbox.lower(), partial(judge, mailbox.lower()))
+    return each_queue(integration, judge)

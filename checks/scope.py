@@ -12,7 +12,7 @@ from functools import partial
 
 from auditor.checks import refs
 from auditor.checks.app import require_app
-from auditor.checks.base import Result, check, errored, failed, passed, per_item, skipped
+from auditor.checks.base import Result, check, each_queue, errored, failed, passed, per_item, skipped
 from auditor.checks.context import Context
 from auditor.checks.permissions import granted_permissions, is_mailbox_role, role_allowed, role_grants
 from auditor.checks.scoping import judge_restriction
@@ -143,10 +143,6 @@ def policy_unambiguous(ctx: Context, integration: Integration) -> Iterator[Resul
     references=(refs.TEST_AAP, refs.TEST_SP_AUTHZ),
 )
 def queues_reachable(ctx: Context, integration: Integration) -> Iterator[Result]:
-    if not integration.mailboxes:
-        yield skipped(integration.app_id, "no queue mailboxes in the baseline")
-        return
-
     def judge(address: str) -> Result:
         if ctx.mailbox(address) is None:
             return skipped(address, "no such mailbox (see MBX-001)")
@@ -165,8 +161,7 @@ def queues_reachable(ctx: Context, integration: Integration) -> Iterator[Result]
             return failed(address, f"no in-scope assignment grants {', '.join(missing)}", evidence)
         return passed(address, "every baseline permission is in scope", evidence)
 
-    for mailbox in integration.mailboxes:
-        yield per_item(mailbox.lower(), partial(judge, mailbox.lower()))
+    return each_queue(integration, judge)
 
 
 @check(
