@@ -10,7 +10,14 @@ import pytest
 from auditor.cli import main
 from auditor.collect.exchange_reader import read_exchange
 from auditor.collect.run import collect
-from auditor.demo import DEMO_BASELINE, DEMO_TENANT, baseline_toml, emulator_baseline, emulator_settings, running_emulator
+from auditor.demo import (
+    DEMO_BASELINE,
+    DEMO_TENANT,
+    baseline_toml,
+    emulator_baseline,
+    emulator_settings,
+    running_emulator,
+)
 from auditor.engine import evaluate
 from auditor.models.baseline import load_baseline
 

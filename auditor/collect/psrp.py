@@ -131,10 +131,10 @@ class PsrpShell:
             if _transient(exc):
                 raise
             raise CollectionError(f"Connect-ExchangeOnline on {self.settings.server} failed: "
-                                  f"{redact(exc.error.message, self._secrets)}") from None
+                                  f"{connect_hint(redact(exc.error.message, self._secrets))}") from None
         if output.errors:
             raise CollectionError(f"Connect-ExchangeOnline on {self.settings.server} failed: "
-                                  f"{redact(output.errors[0].message, self._secrets)}")
+                                  f"{connect_hint(redact(output.errors[0].message, self._secrets))}")
 
     def _discard_pool(self) -> None:
         pool, self._pool = self._pool, None
@@ -296,3 +296,14 @@ def open_psrp_pool(baseline: Baseline, password: str | None, exchange_token: Cal
                    ca_path: str | None = None) -> PsrpShellPool:
     """The pool `auditor collect`/`demo` use: settings from [exchange] and [tenant], password from the env."""
     return PsrpShellPool.open(PsrpSettings.from_baseline(baseline, password or "", ca_path), exchange_token)
+
+
+def connect_hint(message: str) -> str:
+    """Exchange's own words, plus what the auditor's app is missing when they point at its permissions.
+
+    https://learn.microsoft.com/powershell/exchange/app-only-auth-powershell-v2"""
+    text = message.lower()
+    if "role assigned to application" in text or "isn't supported in this scenario" in text:
+        return message + " (the auditor's app needs Exchange.ManageAsApp and a role such as Global Reader)"
+    return message
+

@@ -38,7 +38,7 @@ def _refused(server: EmulatorServer, **overrides: Any) -> tuple[str, dict[str, A
     assert {s.error for s in sections.values()} == {str(info.value)}
     assert facts == {"exchange": {"error": str(info.value)}}
     message = str(info.value)
-    assert "\n" not in message and len(message) < 400
+    assert "\n" not in message and len(message) < 500
     return message, facts
 
 
@@ -56,6 +56,7 @@ def test_token_without_exchange_manage_as_app(jump_host: Pair) -> None:
     message, _ = _refused(server, token=exchange_token(server, roles=("Exchange.Manage",)))
     assert message.startswith("Connect-ExchangeOnline on 127.0.0.1 failed: The role assigned to application "
                               f"{AUDITOR_APP} isn't supported in this scenario.")
+    assert message.endswith("(the auditor's app needs Exchange.ManageAsApp and a role such as Global Reader)")
 
 
 def test_wrong_basic_password(jump_host: Pair) -> None:
