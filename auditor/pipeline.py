@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from auditor import __version__
 from auditor.engine import Evaluation, evaluate, exit_code
@@ -13,14 +14,43 @@ from auditor.models.findings import FindingsDocument, RunInfo, Severity, Status
 from auditor.models.snapshot import Snapshot
 from auditor.models.timeutil import format_datetime
 
+if TYPE_CHECKING:
+    from auditor.history.store import HistoryStore
+
 
 @dataclass(frozen=True)
 class RunResult:
     document: FindingsDocument
     written: tuple[Path, ...]
+    run_id: int | None = None
+    """The history run this was recorded as (None: history off, or nothing was collected)."""
 
-    def exit_code(self, fail_on: Severity = Severity.LOW) -> int:
-        return exit_code(self.document.findings, fail_on)
+    def exit_code(self, fail_on: Severity = Severity.LOW, only_new: bool = False) -> int:
+        """`only_new` (--fail-on-new): only FAILs new since the previous run make it 1; ERROR still makes it 3."""
+        from auditor.history.drift import new_failures
+
+        drift = self.document.drift
+        return exit_code(self.document.findings, fail_on, new_failures(drift) if only_new and drift else None)
+
+    def notes(self) -> list[str]:
+        """Lines for stderr: what changed since the last run, and waivers someone must look at."""
+        lines = []
+        drift = self.document.drift
+        if drift is not None and drift.previous is None:
+            lines.append(f"history: first recorded run of this tenant and baseline; its {len(drift.new)} failing "
+                         f"findings count as new")
+        elif drift is not None and drift.previous is not None:
+            lines.append(f"since run {drift.previous.run_id} ({drift.previous.collected_at}): {len(drift.new)} new, "
+                         f"{len(drift.resolved)} resolved, {len(drift.changed)} changed")
+        for w in self.document.waivers:
+            what = f"waiver {w.check} {w.resource}"
+            if w.state == "expiring":
+                lines.append(f"{what} expires on {w.expires} (in {w.days_left} days): renew it or fix the finding")
+            elif w.state == "expired":
+                lines.append(f"{what} expired on {w.expires}")
+            if w.stale:
+                lines.append(f"{what} is stale: it matches no failing finding (remove it)")
+        return lines
 
     def summary_line(self) -> str:
         counts = self.document.summary["by_status"]
@@ -39,7 +69,7 @@ def build_document(snapshot: Snapshot, baseline: Baseline, evaluation: Evaluatio
         collection=snapshot.collection,
     )
     return FindingsDocument(run=run, summary=evaluation.counts(), inventory=evaluation.inventory,
-                            findings=evaluation.findings)
+                            findings=evaluation.findings, waivers=evaluation.waivers)
 
 
 def write_reports(doc: FindingsDocument, out: Path, formats: Iterable[str]) -> list[Path]:
@@ -50,6 +80,16 @@ def write_reports(doc: FindingsDocument, out: Path, formats: Iterable[str]) -> l
     return [writers[f](doc, out) for f in formats if f in writers]
 
 
-def evaluate_and_report(snapshot: Snapshot, baseline: Baseline, out: Path, formats: Iterable[str]) -> RunResult:
+def evaluate_and_report(snapshot: Snapshot, baseline: Baseline, out: Path, formats: Iterable[str],
+                        history: HistoryStore | None = None, keep_snapshot: bool = False) -> RunResult:
+    """With `history`: drift and trend go into the document, and the run is recorded once the reports are
+    written (auditor/history/tracking.py says why in that order)."""
     doc = build_document(snapshot, baseline, evaluate(snapshot, baseline))
-    return RunResult(document=doc, written=tuple(write_reports(doc, out, formats)))
+    if history is None:
+        return RunResult(document=doc, written=tuple(write_reports(doc, out, formats)))
+    from auditor.history.tracking import reached_the_tenant, record, with_history
+
+    doc = with_history(doc, history)
+    written = tuple(write_reports(doc, out, formats))
+    run_id = record(history, doc, snapshot if keep_snapshot else None) if reached_the_tenant(snapshot) else None
+    return RunResult(document=doc, written=written, run_id=run_id)

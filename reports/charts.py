@@ -148,3 +148,43 @@ def _ticks(lo: datetime, hi: datetime, x_of) -> list[Tick]:  # type: ignore[no-u
         if month > 12:
             year, month = year + 1, month - 12
     return ticks
+
+
+@dataclass(frozen=True)
+class Block:
+    """One stacked piece of a column: `y` is its top edge, SVG's y axis pointing down."""
+
+    key: str
+    count: int
+    y: str
+    height: str
+
+
+@dataclass(frozen=True)
+class Column:
+    label: str
+    total: int
+    x: str
+    width: str
+    blocks: tuple[Block, ...]
+
+
+def stacked_columns(points: Sequence[tuple[str, Sequence[tuple[str, int]]]], width: float, height: float,
+                    gap: float = 0.3, min_slots: int = 12) -> tuple[list[Column], int]:
+    """One column per point, left to right, stacked from the baseline up in the given order, on one scale
+    (the tallest column fills `height`); also returns that tallest total, for the axis label."""
+    tallest = max((sum(n for _, n in parts) for _, parts in points), default=0)
+    slot = width / max(len(points), min_slots)  # a few runs get slim columns at the left, not wide slabs
+    columns = []
+    for i, (label, parts) in enumerate(points):
+        top = height
+        blocks = []
+        for key, count in parts:
+            if count <= 0 or tallest <= 0:
+                continue
+            h = height * count / tallest
+            top -= h
+            blocks.append(Block(key, count, _num(top), _num(h)))
+        columns.append(Column(label, sum(n for _, n in parts), _num(i * slot + slot * gap / 2),
+                              _num(slot * (1 - gap)), tuple(blocks)))
+    return columns, tallest

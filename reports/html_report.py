@@ -26,6 +26,7 @@ from auditor.models.findings import Finding, FindingsDocument, Severity, Status
 from auditor.models.timeutil import parse_datetime
 from auditor.reports import charts
 from auditor.reports.files import write_atomic
+from auditor.reports.html_history import drift_view, trend_view, waiver_view
 from auditor.reports.html_inventory import Unavailable, integration_views, sweep_view
 
 STATUSES = sorted(Status, key=lambda s: s.rank)  # ERROR, FAIL, WAIVED, SKIP, PASS: what to act on first
@@ -204,6 +205,10 @@ def context(doc: FindingsDocument) -> dict[str, Any]:
                                           collected_at(doc.run.collected_at)),
         "sweep": sweep_view(doc.inventory.get("sweep", NOT_RECORDED), finding_index),
         "groups": check_groups(findings),
+        "drift": drift_view(doc.drift, {k: v[1] for k, v in finding_index.items()}, display_time),
+        "trend": trend_view(doc.trend, doc.drift is not None, display_time),
+        "waivers": waiver_view(doc.waivers),
+        "display_time": display_time,
         "integration_names": integration_names,
         "has_tenant_findings": any(not f.integration for f in findings),
         "css": _asset("report.css"),

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import traceback
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
 from typing import Any
 
 from auditor.checks import CATALOG
 from auditor.checks.base import CheckSpec, NotApplicable, Result, SectionUnavailable
 from auditor.checks.context import Context
+from auditor.engine.waivers import apply_waivers, waiver_states
 from auditor.errors import ConfigError
-from auditor.models.baseline import Baseline, Integration, Waiver
-from auditor.models.findings import Finding, Severity, Status
+from auditor.models.baseline import Baseline, Integration
+from auditor.models.findings import Finding, Severity, Status, WaiverState
 from auditor.models.parsing import DataError
 from auditor.models.snapshot import Snapshot
 
@@ -23,6 +23,7 @@ from auditor.models.snapshot import Snapshot
 class Evaluation:
     findings: tuple[Finding, ...]
     inventory: dict[str, Any]
+    waivers: tuple[WaiverState, ...] = ()
 
     def counts(self) -> dict[str, Any]:
         by_status = Counter(f.status.value for f in self.findings)
@@ -56,8 +57,9 @@ def evaluate(snapshot: Snapshot, baseline: Baseline, catalog: tuple[CheckSpec, .
             findings += _run(ctx, spec, integration.name, default, (ctx, integration))
     for spec in (c for c in catalog if c.scope == "tenant"):
         findings += _run(ctx, spec, "", ctx.tenant_id, (ctx,))
-    findings = [_apply_waivers(f, baseline.waivers, ctx) for f in findings]
-    return Evaluation(findings=tuple(findings), inventory=build_inventory(Context(snapshot, baseline)))
+    findings = apply_waivers(findings, baseline.waivers, ctx.now.date())
+    return Evaluation(findings=tuple(findings), inventory=build_inventory(Context(snapshot, baseline)),
+                      waivers=waiver_states(baseline.waivers, findings, ctx.now.date()))
 
 
 def _default_resource(spec: CheckSpec, integration: Integration) -> str:
@@ -89,35 +91,15 @@ def _run(ctx: Context, spec: CheckSpec, integration: str, default: str, args: tu
     ]
 
 
-def _apply_waivers(finding: Finding, waivers: tuple[Waiver, ...], ctx: Context) -> Finding:
-    if finding.status is not Status.FAIL:
-        return finding
-    matching = [w for w in waivers
-                if w.check == finding.check_id and fnmatchcase(finding.resource.lower(), w.resource.lower())]
-    if not matching:
-        return finding
-    today = ctx.now.date()
-    live = [w for w in matching if today <= w.expires]
-    if live:
-        w = max(live, key=lambda w: w.expires)
-        return _with(finding, Status.WAIVED, finding.message,
-                     {"reason": w.reason, "expires": w.expires.isoformat(), "expired": False})
-    w = max(matching, key=lambda w: w.expires)
-    return _with(finding, Status.FAIL, f"{finding.message} (waiver expired on {w.expires.isoformat()})",
-                 {"reason": w.reason, "expires": w.expires.isoformat(), "expired": True})
+def exit_code(findings: Iterable[Finding], fail_on: Severity = Severity.LOW,
+              only: Collection[tuple[str, str, str]] | None = None) -> int:
+    """DESIGN.md section 6: 3 incomplete (any ERROR) beats 1 non-compliant (a FAIL at or above fail_on).
 
-
-def _with(f: Finding, status: Status, message: str, waiver: dict[str, Any]) -> Finding:
-    from dataclasses import replace
-
-    return replace(f, status=status, message=message, waiver=waiver)
-
-
-def exit_code(findings: Iterable[Finding], fail_on: Severity = Severity.LOW) -> int:
-    """DESIGN.md section 6: 3 incomplete (any ERROR) beats 1 non-compliant (a FAIL at or above fail_on)."""
+    `only` (--fail-on-new): the identities of the FAILs new since the last run; other FAILs do not count."""
     findings = list(findings)
     if any(f.status is Status.ERROR for f in findings):
         return 3
-    if any(f.status is Status.FAIL and f.severity.at_least(fail_on) for f in findings):
+    if any(f.status is Status.FAIL and f.severity.at_least(fail_on) and (only is None or f.identity in only)
+           for f in findings):
         return 1
     return 0

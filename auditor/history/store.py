@@ -1,0 +1,289 @@
+"""The run history: one SQLite file (stdlib sqlite3) holding each run's metadata, summary and findings.
+
+What is stored is what findings.json already holds (no secret reaches either), never the raw snapshot unless
+asked. One run is written in one transaction, so a run is stored whole or not at all, whatever kills the
+process. The database runs in WAL mode with a busy timeout: several audits (a portfolio's tenants, two cron
+jobs) may write to one file at once; writers queue for the lock instead of failing or corrupting it. WAL needs
+a local file system (https://www.sqlite.org/wal.html): do not put the file on a network share.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from auditor.errors import ConfigError, InputError
+from auditor.models.findings import Finding, FindingsDocument, Severity, Status
+from auditor.redact import redact
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_S = 30.0
+"""How long a writer waits for another run's transaction before giving up."""
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant_id TEXT NOT NULL,
+    tenant_domain TEXT NOT NULL,
+    tenant_name TEXT NOT NULL,
+    baseline_file TEXT NOT NULL,      -- the file NAME: history groups runs by tenant id and baseline name
+    baseline_sha256 TEXT NOT NULL,
+    collected_at TEXT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    tool_version TEXT NOT NULL,
+    summary TEXT NOT NULL,            -- findings.json's summary (JSON)
+    drift_counts TEXT,                -- {"new": n, "resolved": n, "changed": n, "unchanged": n} or NULL
+    snapshot TEXT                     -- the raw snapshot, only when asked for
+);
+CREATE INDEX IF NOT EXISTS runs_by_tenant ON runs (tenant_id, baseline_file, id);
+CREATE TABLE IF NOT EXISTS findings (
+    run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    check_id TEXT NOT NULL,
+    integration TEXT NOT NULL,
+    resource TEXT NOT NULL,
+    status TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    finding TEXT NOT NULL,            -- the finding as findings.json writes it (JSON)
+    PRIMARY KEY (run_id, position)
+);
+"""
+
+
+def default_path(environ: dict[str, str] | None = None) -> Path:
+    """$XDG_DATA_HOME/mailbox-auditor/history.sqlite, else ~/.local/share/mailbox-auditor/history.sqlite."""
+    env = os.environ if environ is None else environ
+    base = env.get("XDG_DATA_HOME", "")
+    root = Path(base) if base and Path(base).is_absolute() else Path.home() / ".local" / "share"
+    return root / "mailbox-auditor" / "history.sqlite"
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    id: int
+    tenant_id: str
+    tenant_domain: str
+    tenant_name: str
+    baseline_file: str
+    baseline_sha256: str
+    collected_at: str
+    recorded_at: str
+    tool_version: str
+    summary: dict[str, Any]
+    drift_counts: dict[str, int] | None
+    """None when the run was recorded without a comparison."""
+
+    def count(self, status: Status) -> int:
+        return int((self.summary.get("by_status") or {}).get(status.value, 0))
+
+    def failures(self, severity: Severity) -> int:
+        return int((self.summary.get("failures_by_severity") or {}).get(severity.value, 0))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "tenant": {"id": self.tenant_id, "domain": self.tenant_domain, "name": self.tenant_name},
+                "baseline_file": self.baseline_file, "baseline_sha256": self.baseline_sha256,
+                "collected_at": self.collected_at, "recorded_at": self.recorded_at, "tool_version": self.tool_version,
+                "summary": self.summary, "drift": self.drift_counts}
+
+
+class HistoryStore:
+    """Opens a connection per operation, so one store may be used from several threads."""
+
+    def __init__(self, path: Path, create: bool = True) -> None:
+        self.path = path
+        self.create = create
+        self._ready = False
+
+    # -- writing -------------------------------------------------------------------------------------------------
+
+    def record(self, doc: FindingsDocument, snapshot_json: str | None = None) -> int:
+        """Store one run and its findings in one transaction; returns the run id."""
+        drift = doc.drift.to_dict()["counts"] if doc.drift is not None else None
+        with self._transaction() as con:
+            cursor = con.execute(
+                "INSERT INTO runs (tenant_id, tenant_domain, tenant_name, baseline_file, baseline_sha256, "
+                "collected_at, recorded_at, tool_version, summary, drift_counts, snapshot) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (doc.run.tenant_id, doc.run.tenant_domain, doc.run.tenant_name, doc.run.baseline_file,
+                 doc.run.baseline_sha256, doc.run.collected_at, _now(), doc.run.tool_version,
+                 _json(doc.summary), _json(drift) if drift is not None else None,
+                 redact(snapshot_json) if snapshot_json is not None else None))
+            run_id = int(cursor.lastrowid or 0)
+            con.executemany(
+                "INSERT INTO findings (run_id, position, check_id, integration, resource, status, severity, finding) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (finding_row(run_id, i, f) for i, f in enumerate(doc.findings)))
+        return run_id
+
+    # -- reading -------------------------------------------------------------------------------------------------
+
+    def runs(self, tenant: str | None = None, limit: int = 20, *, tenant_id: str | None = None,
+             baseline_file: str | None = None) -> list[StoredRun]:
+        """Most recent first. `tenant` matches the tenant id, domain or name, case-insensitively; `tenant_id` and
+        `baseline_file` match exactly (one tenant's runs against one baseline, as drift groups them)."""
+        where: list[str] = []
+        args: list[Any] = []
+        if tenant:
+            where.append("(lower(tenant_id) = ? OR lower(tenant_domain) = ? OR lower(tenant_name) = ?)")
+            args += [tenant.lower()] * 3
+        for column, value in (("tenant_id", tenant_id), ("baseline_file", baseline_file)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        condition = f"WHERE {' AND '.join(where)}" if where else ""
+        sql = f"SELECT {_RUN_COLUMNS} FROM runs {condition} ORDER BY id DESC LIMIT ?"
+        with self._reading() as con:
+            return [_run(row) for row in con.execute(sql, (*args, limit))]
+
+    def previous(self, tenant_id: str, baseline_file: str) -> StoredRun | None:
+        """The latest recorded run of this tenant with a baseline of this file name."""
+        with self._reading() as con:
+            row = con.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE tenant_id = ? AND baseline_file = ? "
+                              "ORDER BY id DESC LIMIT 1", (tenant_id, baseline_file)).fetchone()
+        return _run(row) if row else None
+
+    def run(self, run_id: int) -> StoredRun:
+        with self._reading() as con:
+            row = con.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise InputError(f"{self.path}: no run {run_id} in the history (see `auditor history`)")
+        return _run(row)
+
+    def findings(self, run_id: int) -> tuple[Finding, ...]:
+        with self._reading() as con:
+            rows = con.execute("SELECT finding FROM findings WHERE run_id = ? ORDER BY position", (run_id,)).fetchall()
+        return tuple(Finding.from_dict(json.loads(r[0])) for r in rows)
+
+    def snapshot(self, run_id: int) -> str | None:
+        with self._reading() as con:
+            row = con.execute("SELECT snapshot FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return row[0] if row else None
+
+    def finding_counts(self) -> dict[int, int]:
+        """Findings stored per run id (for consistency checks)."""
+        with self._reading() as con:
+            return dict(con.execute("SELECT run_id, count(*) FROM findings GROUP BY run_id").fetchall())
+
+    # -- connections ---------------------------------------------------------------------------------------------
+
+    def ensure(self) -> None:
+        """Open (creating it if allowed) and check the database now, so a bad path fails before a long run."""
+        with self._reading():
+            pass
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._reading() as con:
+            # IMMEDIATE takes the write lock up front: two writers queue (busy timeout) instead of deadlocking.
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        con = self._connect()
+        try:
+            yield con
+        except sqlite3.DatabaseError as exc:
+            raise _error(self.path, exc) from None
+        finally:
+            con.close()
+
+    def _connect(self) -> sqlite3.Connection:
+        if not self.create and not self.path.is_file():
+            raise InputError(f"{self.path}: no history database here (audit runs create it; see --history)")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            new = not self.path.exists()
+            # isolation_level=None: no implicit transactions; each write is an explicit BEGIN IMMEDIATE ... COMMIT.
+            con = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            if new:
+                # Owner-only, like the reports: findings describe the tenant's weak spots. SQLite gives its -wal
+                # and -shm files the database's permissions. chmod, never open(): closing any other descriptor
+                # of the file drops SQLite's POSIX locks for the whole process (https://sqlite.org/howtocorrupt.html).
+                os.chmod(self.path, 0o600)
+        except (OSError, sqlite3.Error) as exc:
+            raise ConfigError(f"{self.path}: cannot open the history database: {exc}") from None
+        try:
+            con.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            con.execute("PRAGMA foreign_keys = ON")
+            if not self._ready:
+                # Switching a new file to WAL needs it to itself, and SQLite answers "locked" at once, without
+                # the busy timeout, while another connection does the same: retry for as long as that timeout.
+                _patiently(lambda: con.execute("PRAGMA journal_mode = WAL"))
+                _patiently(lambda: self._migrate(con))
+                self._ready = True
+        except sqlite3.DatabaseError as exc:
+            con.close()
+            raise _error(self.path, exc) from None
+        return con
+
+    def _migrate(self, con: sqlite3.Connection) -> None:
+        version = con.execute("PRAGMA user_version").fetchone()[0]
+        if version == SCHEMA_VERSION:
+            return
+        if version > SCHEMA_VERSION:
+            raise ConfigError(f"{self.path}: history schema {version} was written by a newer auditor")
+        con.execute("BEGIN IMMEDIATE")  # not executescript(): it would COMMIT on its own
+        try:
+            for statement in (s.strip() for s in _SCHEMA.split(";")):
+                if statement:
+                    con.execute(statement)
+            con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+
+
+_RUN_COLUMNS = ("id, tenant_id, tenant_domain, tenant_name, baseline_file, baseline_sha256, collected_at, recorded_at, "
+                "tool_version, summary, drift_counts")
+
+
+def finding_row(run_id: int, position: int, f: Finding) -> tuple[Any, ...]:
+    return (run_id, position, f.check_id, f.integration, f.resource, f.status.value, f.severity.value,
+            redact(_json(f.to_dict())))
+
+
+def _run(row: tuple[Any, ...]) -> StoredRun:
+    return StoredRun(id=int(row[0]), tenant_id=row[1], tenant_domain=row[2], tenant_name=row[3], baseline_file=row[4],
+                     baseline_sha256=row[5], collected_at=row[6], recorded_at=row[7], tool_version=row[8],
+                     summary=json.loads(row[9]), drift_counts=json.loads(row[10]) if row[10] else None)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True, default=str)
+
+
+def _now() -> str:
+    return datetime.now(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _patiently(action: Callable[[], object]) -> None:
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            action()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
+def _error(path: Path, exc: sqlite3.DatabaseError) -> ConfigError:
+    if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+        return ConfigError(f"{path}: the history database stayed locked for {BUSY_TIMEOUT_S:.0f} s by another run")
+    return ConfigError(f"{path}: not a usable history database ({exc})")

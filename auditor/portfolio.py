@@ -1,0 +1,205 @@
+"""Many tenants in one run: `auditor audit --portfolio FILE`.
+
+A portfolio file (TOML) names one baseline per tenant. The tenants are audited concurrently, a few at a time
+(each audit waits on the network, so threads suffice), each into its own folder; then one summary page and one
+CSV compare them side by side. A tenant that cannot be audited (its sign-in is refused, its baseline is broken,
+its secret is not set) costs that tenant only: the others finish, the summary says what went wrong, and the
+exit code is 3 (DESIGN.md section 6).
+
+    [portfolio]
+    title = "Managed tenants"            # optional; heads the summary page
+    concurrency = 4                      # tenants audited at once (1 to 16)
+
+    [[tenant]]
+    name = "Contoso"                     # label, and the name of its report folder
+    baseline = "contoso.toml"            # relative to the portfolio file
+    secret_env = "CONTOSO_AUDITOR_SECRET"        # optional: variable holding this tenant's client secret
+    psrp_password_env = "CONTOSO_PSRP_PASSWORD"  # optional: variable holding its jump host password
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import typer
+
+from auditor.console import Console
+from auditor.errors import AuditorError, ConfigError
+from auditor.models.baseline import _Reader
+from auditor.models.findings import Severity
+from auditor.redact import redact, register
+from auditor.reports.portfolio_report import TenantRow
+
+DEFAULT_CONCURRENCY = 4
+MAX_CONCURRENCY = 16
+
+
+@dataclass(frozen=True)
+class PortfolioTenant:
+    name: str
+    folder: str
+    baseline: Path
+    secret_env: str = ""
+    psrp_password_env: str = ""
+
+
+@dataclass(frozen=True)
+class Portfolio:
+    source: Path
+    title: str
+    concurrency: int
+    tenants: tuple[PortfolioTenant, ...]
+
+
+def load_portfolio(path: Path) -> Portfolio:
+    origin = str(path)
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    top = _Reader(origin, "", doc)
+    top.only({"portfolio", "tenant"})
+    head = _Reader(origin, "portfolio", doc.get("portfolio", {}))
+    head.only({"title", "concurrency"})
+    concurrency = head.number("concurrency", DEFAULT_CONCURRENCY, minimum=1)
+    if concurrency > MAX_CONCURRENCY:
+        raise head.error("concurrency", f"must be at most {MAX_CONCURRENCY}")
+    raw = doc.get("tenant", [])
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError(f"{origin}: tenant: list at least one tenant ([[tenant]] with name and baseline)")
+    tenants, folders = [], set()
+    for i, table in enumerate(raw):
+        r = _Reader(origin, f"tenant[{i}]", table)
+        r.only({"name", "baseline", "secret_env", "psrp_password_env"})
+        name = r.text("name", required=True).strip()
+        folder = _folder(name)
+        if folder in folders:
+            raise r.error("name", f"{name!r} gives the same report folder ({folder}) as another tenant")
+        folders.add(folder)
+        baseline = Path(r.text("baseline", required=True)).expanduser()
+        tenants.append(PortfolioTenant(name=name, folder=folder,
+                                       baseline=baseline if baseline.is_absolute() else path.parent / baseline,
+                                       secret_env=r.text("secret_env"), psrp_password_env=r.text("psrp_password_env")))
+    return Portfolio(source=path, title=head.text("title"), concurrency=int(concurrency), tenants=tuple(tenants))
+
+
+def _folder(name: str) -> str:
+    """A safe folder (and link) name: lower-case letters, digits and dashes only."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "tenant"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    out: Path
+    formats: list[str]
+    fail_on: Severity
+    history: Path | None
+    no_history: bool
+    fail_on_new: bool
+
+
+def run_portfolio(path: Path, out: Path, formats: list[str], fail_on: Severity, history: Path | None,
+                  no_history: bool, fail_on_new: bool, quiet: bool, verbose: int) -> int:
+    from auditor.reports import portfolio_report
+
+    portfolio = load_portfolio(path)
+    options = RunOptions(out, formats, fail_on, history, no_history, fail_on_new)
+    Console(quiet, verbose).close()  # logging set up once; per-tenant progress would interleave
+    workers = min(portfolio.concurrency, len(portfolio.tenants))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tenant") as pool:
+        rows = list(pool.map(lambda t: audit_tenant(t, options), portfolio.tenants))
+    for row in rows:
+        if row.error:
+            typer.echo(f"auditor: {row.name}: not audited: {row.error}", err=True)
+        else:
+            typer.echo(f"{row.name}: {_verdict_line(row)} ({out / row.folder})")
+    for written in portfolio_report.write(rows, portfolio.title, out):
+        typer.echo(f"wrote {written}")
+    codes = {r.exit_code for r in rows}
+    return 3 if 3 in codes else 1 if 1 in codes else 0
+
+
+def audit_tenant(tenant: PortfolioTenant, options: RunOptions) -> TenantRow:
+    """One tenant, start to finish; any AuditorError becomes this tenant's error, never the portfolio's."""
+    try:
+        return _audit(tenant, options)
+    except AuditorError as exc:
+        return TenantRow(name=tenant.name, folder=tenant.folder, verdict="not-audited", exit_code=3,
+                         error=" ".join(redact(str(exc)).split()))
+
+
+def _audit(tenant: PortfolioTenant, options: RunOptions) -> TenantRow:
+    from auditor.collect.auth import credentials_from_environment
+    from auditor.collect.exchange_reader import read_exchange
+    from auditor.collect.run import CollectionSettings, collect
+    from auditor.commands.history import open_history
+    from auditor.commands.live import _require_live_settings, _write_snapshot
+    from auditor.models.baseline import load_baseline
+    from auditor.pipeline import evaluate_and_report
+
+    base = load_baseline(tenant.baseline)
+    _require_live_settings(base)
+    credentials = credentials_from_environment(base.auth, str(tenant.baseline), _environment(tenant))
+    password = _psrp_password(tenant, base.exchange.transport, base.exchange.auth)
+    register(*credentials.secrets(), password)
+    store = open_history(options.history, options.no_history, base, options.fail_on_new)
+    snapshot = collect(base, CollectionSettings(credentials=credentials, psrp_password=password), read_exchange)
+    sign_in = snapshot.collection.get("sign_in_error")
+    if sign_in:  # nothing was collected: a report of nothing but ERRORs would only bury the reason
+        return TenantRow(name=tenant.name, folder=tenant.folder, verdict="not-audited", exit_code=3,
+                         error=" ".join(redact(str(sign_in)).split()), tenant_id=base.tenant.id,
+                         tenant_name=base.tenant.name)
+    folder = options.out / tenant.folder
+    _write_snapshot(snapshot, folder / "snapshot.json")
+    result = evaluate_and_report(snapshot, base, folder, options.formats, store)
+    doc = result.document
+    code = result.exit_code(options.fail_on, only_new=options.fail_on_new)
+    return TenantRow(
+        name=tenant.name, folder=tenant.folder, verdict={0: "pass", 1: "fail"}.get(code, "incomplete"),
+        exit_code=code, tenant_id=doc.run.tenant_id, tenant_name=doc.run.tenant_name,
+        collected_at=doc.run.collected_at, by_status=dict(doc.summary["by_status"]),
+        failures_by_severity=dict(doc.summary["failures_by_severity"]),
+        new=len(doc.drift.new) if doc.drift else None, resolved=len(doc.drift.resolved) if doc.drift else None,
+        waivers_expiring=sum(1 for w in doc.waivers if w.state == "expiring"),
+        waivers_stale=sum(1 for w in doc.waivers if w.stale),
+        report=f"{tenant.folder}/report.html" if "html" in options.formats else "",
+    )
+
+
+def _environment(tenant: PortfolioTenant) -> dict[str, str]:
+    """The process environment, with this tenant's own secret variable (if named) in the standard place."""
+    env = dict(os.environ)
+    if tenant.secret_env:
+        value = env.get(tenant.secret_env)
+        if not value:
+            raise ConfigError(f"{tenant.secret_env}: not set (secret_env of tenant {tenant.name!r})")
+        env["AUDITOR_CLIENT_SECRET"] = value
+    return env
+
+
+def _psrp_password(tenant: PortfolioTenant, transport: str, auth: str) -> str | None:
+    if transport != "psrp" or auth == "certificate":
+        return None
+    name = tenant.psrp_password_env or "AUDITOR_PSRP_PASSWORD"
+    password = os.environ.get(name)
+    if not password and auth == "basic":
+        raise ConfigError(f"no password for the jump host account: set {name}")
+    return password
+
+
+def _verdict_line(row: TenantRow) -> str:
+    from auditor.reports.portfolio_report import VERDICTS
+
+    fails = row.by_status.get("FAIL", 0)
+    errors = row.by_status.get("ERROR", 0)
+    drift = f", {row.new} new" if row.new is not None else ""
+    return f"{VERDICTS[row.verdict].lower()}: {fails} FAIL, {errors} ERROR{drift}"
