@@ -7,6 +7,7 @@ from typing import Any
 
 from auditor.collect.exchange import collect_exchange
 from auditor.collect.psrp import open_psrp_pool
+from auditor.collect.rest import open_rest_pool
 from auditor.collect.run import CollectionSettings
 from auditor.models.baseline import Baseline
 from auditor.models.snapshot import SECTION_NAMES, Section, SectionStatus
@@ -14,6 +15,8 @@ from auditor.models.snapshot import SECTION_NAMES, Section, SectionStatus
 
 def read_exchange(baseline: Baseline, settings: CollectionSettings,
                   exchange_token: Callable[[], str]) -> tuple[dict[str, Section], dict[str, Any]]:
+    if baseline.exchange.transport == "rest":  # experimental: README "Choosing the Exchange transport"
+        return collect_exchange(baseline, lambda: open_rest_pool(baseline, exchange_token))
     if baseline.exchange.transport != "psrp":
         names = [n for n in SECTION_NAMES if n.startswith("exchange.")] + ["canaries"]
         reason = f"the {baseline.exchange.transport} transport is not available yet"
