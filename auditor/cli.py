@@ -10,11 +10,11 @@ Exit codes (DESIGN.md section 6), first match wins:
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 import traceback
-from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -24,9 +24,10 @@ except ImportError:  # pragma: no cover
     from click.exceptions import ClickException  # type: ignore[no-redef]
 
 from auditor import __version__
-from auditor.commands import live, offline
+from auditor.commands import history, live, offline
 from auditor.errors import AuditorError
 from auditor.redact import redact
+from auditor.terminal import guarded_streams
 
 EXIT_HELP = ("Exit codes: 0 compliant; 1 a FAIL at or above --fail-on; 2 usage, configuration or input error; "
              "3 incomplete audit (an ERROR finding); 4 internal error.")
@@ -64,10 +65,21 @@ app.command("report")(offline.report_command)
 app.command("checks")(offline.checks_command)
 app.command("init")(offline.init_command)
 app.command("emulator")(live.emulator_command)
+app.command("history")(history.history_command)
+app.command("diff")(history.diff_command)
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: runs the command and maps every outcome to a documented exit code."""
+    """Console entry point: runs the command and maps every outcome to a documented exit code.
+
+    Everything printed meanwhile goes through auditor.terminal: tenant data shows as text, never as escape
+    sequences the terminal would obey."""
+    with guarded_streams():
+        code = _run(argv)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _run(argv: list[str] | None) -> int | Any:
     try:
         code = app(args=argv, standalone_mode=False, prog_name="auditor")
     except typer.Exit as exc:
@@ -84,16 +96,23 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         typer.echo("auditor: interrupted", err=True)
         code = 130
-    except Exception:
-        log = Path(tempfile.gettempdir()) / "auditor-crash.log"
-        try:
-            log.write_text(traceback.format_exc(), encoding="utf-8")
-            where = f"traceback in {log}"
-        except OSError:
-            where = "traceback could not be written"
-        typer.echo(f"auditor: internal error ({sys.exc_info()[0].__name__}); {where}; please report it", err=True)
+    except Exception as exc:
+        where = _write_crash_log(traceback.format_exc())
+        typer.echo(f"auditor: internal error ({type(exc).__name__}); {where}; please report it", err=True)
         code = 4
-    sys.exit(code if isinstance(code, int) else 0)
+    return code
+
+
+def _write_crash_log(text: str) -> str:
+    """A new private file per crash (mkstemp: O_EXCL, mode 0600), so no one can plant a symlink at a fixed
+    name in the shared temp directory; secrets that reached an exception message are redacted first."""
+    try:
+        fd, name = tempfile.mkstemp(prefix="auditor-crash-", suffix=".log")
+        with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as log:
+            log.write(redact(text))
+    except OSError:
+        return "traceback could not be written"
+    return f"traceback in {name}"
 
 
 def _one_line(text: str) -> str:

@@ -14,8 +14,10 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from rich.console import Console as RichConsole
+from rich.markup import escape
 
 from auditor.redact import RedactingFilter
+from auditor.terminal import printable
 
 QUIET_LIBRARIES = ("msal", "urllib3", "requests", "pypsrp", "psrpcore", "spnego", "requests_credssp")
 
@@ -32,18 +34,19 @@ class Console:
         logging.getLogger("auditor").info("%s", message)
         if not self.show_progress:
             return
+        shown = escape(printable(message))  # rich writes to the raw terminal: never tenant markup or escapes
         if self._status is None:
-            self._status = self.rich.status(message)
+            self._status = self.rich.status(shown)
             self._status.start()
         else:
-            self._status.update(message)
+            self._status.update(shown)
 
     def done(self, message: str) -> None:
         """A finished phase, with its counts; stays on screen."""
         logging.getLogger("auditor").info("%s", message)
         if self.show_progress:
-            self.rich.print(f"[green]✓[/green] {message}", markup=True, highlight=False, soft_wrap=True,
-                            emoji=False)
+            self.rich.print(f"[green]✓[/green] {escape(printable(message))}", markup=True, highlight=False,
+                            soft_wrap=True, emoji=False)
 
     def close(self) -> None:
         if self._status is not None:
@@ -65,14 +68,26 @@ def configure_logging(verbose: int) -> None:
     for name in QUIET_LIBRARIES:
         logging.getLogger(name).setLevel(logging.WARNING)
     if verbose <= 0:
+        # Quiet means quiet: without a handler, Python's last-resort handler would print WARNING records raw
+        # (unredacted, control characters and all). Failures reach the user through the command's own lines.
+        quiet = logging.NullHandler()
+        quiet._auditor = True  # type: ignore[attr-defined]
+        root.addHandler(quiet)
         root.setLevel(logging.WARNING)
         return
     handler = logging.StreamHandler(sys.stderr)
     handler._auditor = True  # type: ignore[attr-defined]
-    handler.setFormatter(logging.Formatter("auditor %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(_PrintableFormatter("auditor %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter())
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbose >= 2 else logging.INFO)
+
+
+class _PrintableFormatter(logging.Formatter):
+    """Log lines quote tenant data (names, Exchange messages): control characters are shown, not obeyed."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return printable(super().format(record))
 
 
 class quiet_libraries(AbstractContextManager[None]):

@@ -7,6 +7,7 @@ never from the command line or the baseline.
 from __future__ import annotations
 
 import os
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,8 +118,8 @@ class TokenSource:
             # msal's constructor discovers the authority; an unknown tenant fails here (AADSTS90002).
             raise CollectionError(f"sign-in failed: {authority} is not a tenant the authority knows "
                                   f"({_clean(str(exc), credentials)})") from None
-        except requests.exceptions.SSLError:
-            raise CollectionError(f"sign-in failed: TLS verification of {authority} failed "
+        except requests.exceptions.SSLError as exc:
+            raise CollectionError(f"sign-in failed: TLS verification of {authority} failed{tls_reason(exc)} "
                                   "(set [auth] ca_bundle if a proxy inspects TLS)") from None
         except requests.exceptions.RequestException as exc:
             raise CollectionError(f"sign-in failed: cannot reach {authority}: {_clean(str(exc), credentials)}") \
@@ -128,6 +129,9 @@ class TokenSource:
         with self._lock:
             try:
                 result = self.app.acquire_token_for_client(scopes=[scope])
+            except requests.exceptions.SSLError as exc:
+                raise CollectionError(f"sign-in failed: TLS verification of the token endpoint failed"
+                                      f"{tls_reason(exc)} (set [auth] ca_bundle if a proxy inspects TLS)") from None
             except requests.exceptions.RequestException as exc:
                 raise CollectionError(f"sign-in failed: cannot reach the token endpoint: "
                                       f"{_clean(str(exc), self.credentials)}") from None
@@ -140,6 +144,15 @@ class TokenSource:
         code = f"AADSTS{codes[0]}" if codes else str(result.get("error", "unknown error"))
         detail = cause or _clean(str(result.get("error_description", "")).split("\n")[0], self.credentials)
         raise CollectionError(f"sign-in as {self.credentials.client_id} for {scope} failed: {detail} ({code})")
+
+
+def tls_reason(exc: BaseException) -> str:
+    """": Hostname mismatch, ..." from the SSLError that requests wraps several times, else ""."""
+    match = _VERIFY_FAILED.search(str(exc))
+    return f": {match.group(1).strip()}" if match else ""
+
+
+_VERIFY_FAILED = re.compile(r"certificate verify failed: (.{1,200}?)\.?\s*\(_ssl")
 
 
 def _clean(text: str, credentials: Credentials) -> str:

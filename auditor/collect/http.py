@@ -8,6 +8,7 @@ https://learn.microsoft.com/graph/throttling
 from __future__ import annotations
 
 import logging
+import os
 import random
 import threading
 import time
@@ -17,6 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
+
+from auditor.errors import ConfigError
 
 log = logging.getLogger("auditor.graph")
 RETRY_STATUSES = frozenset({429, 503, 504})
@@ -31,6 +34,9 @@ class VerifyingSession(requests.Session):
 
     def __init__(self, verify: str | bool = True) -> None:
         super().__init__()
+        if isinstance(verify, str) and not os.path.exists(verify):
+            # requests would raise a bare OSError on the first request; say which setting is wrong instead.
+            raise ConfigError(f"[auth] ca_bundle: {verify}: no such file (a PEM file of the CAs to trust)")
         self.verify_default = verify
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:

@@ -59,6 +59,8 @@ def report_command(
         raise InputError(f"{findings}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{findings}: cannot read: {exc}") from None
+    except RecursionError:
+        raise InputError(f"{findings}: nested too deeply to be a findings.json document") from None
     except json.JSONDecodeError as exc:
         raise InputError(f"{findings}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
     except (KeyError, TypeError, ValueError, AttributeError) as exc:

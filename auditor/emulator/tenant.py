@@ -25,6 +25,7 @@ from auditor.emulator.validation import (
     normalise_sections,
 )
 from auditor.errors import TenantFileError
+from auditor.models.wellformed import lone_surrogate_at
 
 _RELATIVE = re.compile(r"^now(?:([+-])(\d+)([dhm]))?$")
 _UNITS = {"d": "days", "h": "hours", "m": "minutes"}
@@ -35,18 +36,21 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _resolve_dates(value: Any, now: datetime) -> Any:
+def _resolve_dates(value: Any, now: datetime, path: str = "") -> Any:
     if isinstance(value, str):
         match = _RELATIVE.match(value)
         if not match:
             return value
         sign, amount, unit = match.groups()
-        delta = timedelta(**{_UNITS[unit]: int(amount)}) if amount else timedelta()
-        return iso(now - delta if sign == "-" else now + delta)
+        try:
+            delta = timedelta(**{_UNITS[unit]: int(amount)}) if amount else timedelta()
+            return iso(now - delta if sign == "-" else now + delta)
+        except OverflowError:  # "now+99999999d": past year 9999
+            raise Invalid(f"{path}: date '{value}' is out of range") from None
     if isinstance(value, list):
-        return [_resolve_dates(item, now) for item in value]
+        return [_resolve_dates(item, now, f"{path}[{index}]") for index, item in enumerate(value)]
     if isinstance(value, dict):
-        return {key: _resolve_dates(item, now) for key, item in value.items()}
+        return {key: _resolve_dates(item, now, f"{path}.{key}" if path else key) for key, item in value.items()}
     return value
 
 
@@ -154,7 +158,7 @@ def _read(source: pathlib.Path | dict[str, Any], name: str) -> dict[str, Any]:
     if isinstance(source, dict):
         return copy.deepcopy(source)
     try:
-        text = pathlib.Path(source).read_text(encoding="utf-8")
+        text = pathlib.Path(source).read_text(encoding="utf-8-sig")  # Windows PowerShell 5.1 writes a BOM
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise TenantFileError(f"{name}: cannot read the tenant file: {reason}") from None
@@ -162,6 +166,8 @@ def _read(source: pathlib.Path | dict[str, Any], name: str) -> dict[str, Any]:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise TenantFileError(f"{name}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise TenantFileError(f"{name}: invalid JSON: nested too deeply") from None
     if not isinstance(doc, dict):
         raise TenantFileError(f"{name}: the tenant file must hold a JSON object")
     return doc
@@ -178,6 +184,8 @@ def load_tenant(
     moment = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     raw = _read(source, label)
     try:
+        if (bad := lone_surrogate_at(raw)) is not None:
+            raise Invalid(f"{bad}: holds a lone surrogate (\\ud800-\\udfff escape), which is not valid Unicode text")
         doc = _resolve_dates(raw, moment)
         tenant = check_tenant_section(doc)
         normalise_sections(doc)
@@ -189,6 +197,8 @@ def load_tenant(
         check_references(doc, iso(moment))
     except Invalid as exc:
         raise TenantFileError(f"{label}: {exc}") from None
+    except RecursionError:
+        raise TenantFileError(f"{label}: objects nested too deeply") from None
     return Tenant(
         id=tenant["id"],
         default_domain=tenant["defaultDomain"],

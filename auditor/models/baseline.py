@@ -228,6 +228,8 @@ def parse_baseline(text: str, origin: str = "baseline", sha256: str = "") -> Bas
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{origin}: not valid TOML: {exc}") from None
+    except RecursionError:  # tomllib parses nested arrays recursively
+        raise ConfigError(f"{origin}: not valid TOML: arrays or tables nested too deeply") from None
     top = _Reader(origin, "", doc)
     top.only(TOP_LEVEL)
     integrations = _integrations(origin, doc.get("integration", []))

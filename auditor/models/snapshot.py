@@ -17,6 +17,7 @@ from typing import Any
 
 from auditor.errors import InputError
 from auditor.models.timeutil import parse_datetime
+from auditor.models.wellformed import lone_surrogate_at
 
 SCHEMA_VERSION = 1
 
@@ -126,6 +127,8 @@ def snapshot_from_dict(doc: Any, origin: str = "snapshot") -> Snapshot:
     raw_sections = doc.get("sections")
     if not isinstance(raw_sections, dict):
         raise bad("sections is missing or not an object")
+    if not isinstance(doc.get("collection") or {}, dict):
+        raise bad("collection is not an object")
     sections: dict[str, Section] = {}
     for name, raw in raw_sections.items():
         if name not in SECTION_NAMES:
@@ -182,4 +185,8 @@ def load_snapshot(path: Path) -> Snapshot:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    except RecursionError:
+        raise InputError(f"{path}: not valid JSON (nested too deeply)") from None
+    if (bad := lone_surrogate_at(doc)) is not None:
+        raise InputError(f"{path}: {bad}: holds a lone surrogate (\\ud800-\\udfff escape), not valid Unicode text")
     return snapshot_from_dict(doc, origin=str(path))
