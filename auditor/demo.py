@@ -6,6 +6,7 @@ pypsrp over HTTPS with TLS verification on), only the endpoints and credentials 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -15,6 +16,7 @@ from pathlib import Path
 from auditor.collect.auth import Credentials
 from auditor.collect.run import CollectionSettings
 from auditor.emulator.exchange import attach
+from auditor.emulator.exchange.rest import attach_rest
 from auditor.emulator.faults import FaultPlan
 from auditor.emulator.server import EmulatorServer
 from auditor.emulator.tenant import Tenant, load_tenant
@@ -36,7 +38,8 @@ def running_emulator(tenant_file: Path, faults: FaultPlan | None = None, port: i
         raise TenantFileError(f"{tenant_file}: emulator.clients: needs at least one client for the auditor")
     server = EmulatorServer(tenant, faults, port=port).start()
     try:
-        attach(server, mode="jump-host")
+        exchange = attach(server, mode="jump-host")
+        attach_rest(server, exchange.cmdlets)  # one cmdlet layer behind both transports
         yield server
     finally:
         server.stop()
@@ -82,28 +85,33 @@ def baseline_toml(server: EmulatorServer) -> str:
     tenant = server.tenant
     host, port = server.base_url.removeprefix("https://").rsplit(":", 1)
     jump = tenant.doc["emulator"].get("jumpHost") or {}
-    user = str(jump.get("username", "")).replace("\\", "\\\\")
+
+    def q(value: object) -> str:
+        """A TOML basic string: JSON's escaping is valid TOML, so tenant text cannot add keys or tables."""
+        return json.dumps(str(value), ensure_ascii=True)
+
     return f'''[tenant]
-id = "{tenant.id}"
-domain = "{tenant.default_domain}"
-name = "{tenant.display_name}"
+id = {q(tenant.id)}
+domain = {q(tenant.default_domain)}
+name = {q(tenant.display_name)}
 
 [auth]
-client_id = "{tenant.doc["emulator"]["clients"][0]["appId"]}"
-authority = "{server.base_url}"
-graph_endpoint = "{server.base_url}"
-exchange_resource = "{EXCHANGE_AUDIENCE}"
-ca_bundle = "{server.ca_path}"
+client_id = {q(tenant.doc["emulator"]["clients"][0]["appId"])}
+authority = {q(server.base_url)}
+graph_endpoint = {q(server.base_url)}
+exchange_resource = {q(EXCHANGE_AUDIENCE)}
+ca_bundle = {q(server.ca_path)}
 
 [exchange]
 transport = "psrp"
-server = "{host}"
-port = {port}
+server = {q(host)}
+port = {int(port)}
 ssl = true
 path = "wsman"
 auth = "basic"
-username = "{user}"
+username = {q(jump.get("username", ""))}
 connect = "jump-host"
+rest_endpoint = {q(server.base_url + "/adminapi/beta")}
 
 # Add your [[integration]] entries, [policy] and [sweep] here (see samples/baselines/demo.toml).
 '''

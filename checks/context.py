@@ -7,18 +7,16 @@ SectionUnavailable (the engine turns it into ERROR, or SKIP when Exchange collec
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from auditor.checks.base import SectionUnavailable
+from auditor.checks.indexed import Indexed
 from auditor.models import exchange as ex
 from auditor.models import graph as gr
 from auditor.models.baseline import Baseline, Integration
 from auditor.models.parsing import DataError
 from auditor.models.snapshot import Section, SectionStatus, Snapshot
-
-T = TypeVar("T")
 
 GROUP_TYPES_SUFFIX = "Group"  # MailUniversalSecurityGroup, MailUniversalDistributionGroup, MailNonUniversalGroup
 
@@ -31,7 +29,7 @@ def item_key(app_id: str, address: str) -> str:
     return f"{app_id.lower()}|{address.lower()}"
 
 
-class Context:
+class Context(Indexed):
     def __init__(self, snapshot: Snapshot, baseline: Baseline) -> None:
         self.snapshot = snapshot
         self.baseline = baseline
@@ -58,27 +56,17 @@ class Context:
             raise SectionUnavailable(name, f"collection failed: {sec.error or 'no reason recorded'}")
         raise SectionUnavailable(name, f"not collected{': ' + sec.error if sec.error else ''}")
 
-    def _parsed(self, name: str, parse: Callable[[Any], T]) -> list[T]:
-        key = f"parsed:{name}"
-        sec = self.section(name)
-        if key not in self._cache:
-            if not isinstance(sec.data, list):
-                raise DataError(f"{name}: data is not a list")
-            self._cache[key] = [parse(obj) for obj in sec.data]
-        return self._cache[key]
-
     def item_error(self, name: str, key: str) -> str | None:
         """The error a collector recorded for one item of a section, if any."""
-        sec = self.section(name)
-        return next((e for k, e in sec.item_errors.items() if k.lower() == key.lower()), None)
+        return self._lowered(self.section(name))[1].get(key.lower())
 
     def _require_queried(self, name: str, key: str, what: str) -> Section:
         sec = self.section(name)
-        if sec.queried is not None and key.lower() not in {q.lower() for q in sec.queried}:
+        queried, errors = self._lowered(sec)
+        if queried is not None and key.lower() not in queried:
             raise SectionUnavailable(name, f"{what} was not collected")
-        for item, error in sec.item_errors.items():
-            if item.lower() == key.lower():
-                raise SectionUnavailable(name, f"{what}: {error}")
+        if key.lower() in errors:
+            raise SectionUnavailable(name, f"{what}: {errors[key.lower()]}")
         return sec
 
     # -- Graph ----------------------------------------------------------------------------------
@@ -87,15 +75,17 @@ class Context:
         return self._parsed("graph.resources", gr.parse_resource)
 
     def resource_by_id(self, object_id: str) -> gr.ResourcePrincipal | None:
-        return next((r for r in self.resources() if r.id == object_id.lower()), None)
+        return self._first("resource_by_id", "graph.resources", gr.parse_resource, lambda r: (r.id,)).get(
+            object_id.lower())
 
     def resource_by_app_id(self, app_id: str) -> gr.ResourcePrincipal | None:
-        return next((r for r in self.resources() if r.app_id == app_id.lower()), None)
+        return self._first("resource_by_app", "graph.resources", gr.parse_resource, lambda r: (r.app_id,)).get(
+            app_id.lower())
 
     def resource_by_name(self, name: str) -> gr.ResourcePrincipal | None:
         """A baseline resource prefix: the resource's displayName (case-insensitive) or appId."""
-        low = name.strip().lower()
-        return next((r for r in self.resources() if r.app_id == low or r.display_name.lower() == low), None)
+        return self._first("resource_by_name", "graph.resources", gr.parse_resource,
+                           lambda r: (r.app_id, r.display_name.lower())).get(name.strip().lower())
 
     def service_principals(self) -> list[gr.ServicePrincipal]:
         sec = self.section("graph.servicePrincipals")
@@ -119,35 +109,29 @@ class Context:
         apps = self._index("app_by_app", "graph.applications", gr.parse_application, lambda a: a.app_id)
         return apps.get(app_id.lower())
 
-    def _index(self, key: str, name: str, parse: Callable[[Any], T], by: Callable[[T], str]) -> dict[str, T]:
-        if key not in self._cache:
-            self._cache[key] = {by(obj): obj for obj in self._parsed(name, parse)}
-        return self._cache[key]
-
     def assignments_held_by(self, sp_id: str) -> list[gr.AppRoleAssignment]:
         """Every app role granted to this service principal (needs its own client-side listing)."""
         self._require_queried("graph.appRoleAssignments", f"principal:{sp_id}", f"app role assignments of {sp_id}")
-        return [a for a in self._parsed("graph.appRoleAssignments", gr.parse_assignment) if a.principal_id == sp_id]
+        return self._in_order(self._every("assignments_by_principal", "graph.appRoleAssignments",
+                                          gr.parse_assignment, lambda a: a.principal_id).get(sp_id))
 
     def assignments_on(self, resource: gr.ResourcePrincipal) -> list[gr.AppRoleAssignment]:
         """Every app role granted on this resource (the resource-side appRoleAssignedTo listing)."""
         self._require_queried("graph.appRoleAssignments", f"resource:{resource.id}",
                               f"app role assignments on {resource.display_name}")
-        return [a for a in self._parsed("graph.appRoleAssignments", gr.parse_assignment)
-                if a.resource_id == resource.id]
+        return self._in_order(self._every("assignments_by_resource", "graph.appRoleAssignments",
+                                          gr.parse_assignment, lambda a: a.resource_id).get(resource.id))
 
     def grants_by_client(self, sp_id: str) -> list[gr.PermissionGrant]:
         self._require_queried("graph.oauth2PermissionGrants", sp_id, f"delegated grants of {sp_id}")
-        return [g for g in self._parsed("graph.oauth2PermissionGrants", gr.parse_grant) if g.client_id == sp_id]
+        return self._in_order(self._every("grants_by_client", "graph.oauth2PermissionGrants", gr.parse_grant,
+                                          lambda g: g.client_id).get(sp_id))
 
     def user_for_address(self, address: str) -> gr.User | None:
         """The Entra user behind a mailbox: `mail` or `userPrincipalName` equal to the address."""
         self._require_queried("graph.users", address, f"Entra user for {address}")
-        low = address.lower()
-        for user in self._parsed("graph.users", gr.parse_user):
-            if (user.mail or "").lower() == low or user.user_principal_name.lower() == low:
-                return user
-        return None
+        return self._first("user_by_address", "graph.users", gr.parse_user,
+                           lambda u: ((u.mail or "").lower(), u.user_principal_name.lower())).get(address.lower())
 
     # -- Exchange -------------------------------------------------------------------------------
 
@@ -158,29 +142,28 @@ class Context:
         """Get-Recipient's answer for an identity (address, name or GUID); None when not found.
 
         An identity never asked for is None too, unless `required`: then it is a collection gap (ERROR)."""
-        sec = self.section("exchange.recipients")
-        if sec.queried is not None and identity.lower() not in {q.lower() for q in sec.queried}:
+        queried = self._lowered(self.section("exchange.recipients"))[0]
+        if queried is not None and identity.lower() not in queried:
             if required:
                 raise SectionUnavailable("exchange.recipients", f"Get-Recipient was not run for {identity!r}")
             return None
-        low = identity.lower()
-        for r in self._parsed("exchange.recipients", ex.parse_recipient):
-            if low in (r.address, r.guid, r.name.lower(), (r.external_directory_object_id or "")):
-                return r
-        return None
+        return self._first("recipient_by_identity", "exchange.recipients", ex.parse_recipient, lambda r: (
+            r.address, r.guid, r.name.lower(), r.external_directory_object_id or "")).get(identity.lower())
 
     def groups(self) -> list[ex.Group]:
         return self._parsed("exchange.groups", ex.parse_group)
 
     def group(self, address: str) -> ex.Group | None:
         self._require_queried("exchange.groups", address, f"group {address}")
-        low = address.lower()
-        return next((g for g in self.groups() if g.address == low), None)
+        return self._first("group_by_address", "exchange.groups", ex.parse_group, lambda g: (g.address,)).get(
+            address.lower())
 
     def _group_for_member(self, member: ex.Recipient) -> ex.Group:
-        for g in self.groups():
-            if g.recipient.guid == member.guid or (member.address and g.address == member.address):
-                return g
+        by_guid = self._every("groups_by_guid", "exchange.groups", ex.parse_group, lambda g: g.recipient.guid)
+        by_address = self._every("groups_by_address", "exchange.groups", ex.parse_group, lambda g: g.address)
+        found = self._in_order(by_guid.get(member.guid), by_address.get(member.address) if member.address else None)
+        if found:
+            return found[0]
         raise DataError(f"exchange.groups: members of nested group {member.address or member.name} were not collected")
 
     def transitive_members(self, group: ex.Group) -> tuple[list[ex.Recipient], list[ex.Recipient]]:
@@ -208,37 +191,47 @@ class Context:
 
     def mailbox(self, address: str) -> ex.Recipient | None:
         self._require_queried("exchange.mailboxes", address, f"mailbox {address}")
-        low = address.lower()
-        return next((m for m in self._parsed("exchange.mailboxes", ex.parse_recipient) if m.address == low), None)
+        return self._first("mailbox_by_address", "exchange.mailboxes", ex.parse_recipient, lambda m: (m.address,)).get(
+            address.lower())
 
     def access_test(self, app_id: str, address: str) -> ex.AccessTest:
         key = item_key(app_id, address)
         self._require_queried("exchange.accessTests", key, f"Test-ApplicationAccessPolicy for {address}")
-        for t in self._parsed("exchange.accessTests", ex.parse_access_test):
-            if t.app_id == app_id.lower() and t.identity == address.lower():
-                return t
+        test = self._first("access_tests", "exchange.accessTests", ex.parse_access_test,
+                           lambda t: ((t.app_id, t.identity),)).get((app_id.lower(), address.lower()))
+        if test is not None:
+            return test
         raise DataError(f"exchange.accessTests: no result for app {app_id} and mailbox {address}")
 
     def exo_service_principals(self) -> list[ex.ExoServicePrincipal]:
         return self._parsed("exchange.servicePrincipals", ex.parse_exo_service_principal)
 
     def exo_service_principal(self, app_id: str) -> ex.ExoServicePrincipal | None:
-        return next((s for s in self.exo_service_principals() if s.app_id == app_id.lower()), None)
+        return self._first("exo_sp_by_app", "exchange.servicePrincipals", ex.parse_exo_service_principal,
+                           lambda s: (s.app_id,)).get(app_id.lower())
 
     def role_assignments_for(self, app_id: str) -> list[ex.RoleAssignment]:
         """RBAC for Applications assignments whose assignee is the app's Exchange service principal."""
         sp = self.exo_service_principal(app_id)
         if sp is None:
             return []
-        ids = {sp.object_id, sp.app_id}
-        return [a for a in self._parsed("exchange.roleAssignments", ex.parse_role_assignment) if a.role_assignee in ids]
+        by_assignee = self._every("roles_by_assignee", "exchange.roleAssignments", ex.parse_role_assignment,
+                                  lambda a: a.role_assignee)
+        return self._in_order(by_assignee.get(sp.object_id), by_assignee.get(sp.app_id))
+
+    def policies_naming(self, app_id: str) -> list[ex.AccessPolicy]:
+        """The policies whose AppId is `app_id` (as given) or the wildcard `*`, in section order."""
+        by_app = self._every("policies_by_app", "exchange.applicationAccessPolicies", ex.parse_policy,
+                             lambda p: p.app_id)
+        return self._in_order(by_app.get(app_id), by_app.get("*"))
 
     def authorization_test(self, app_id: str, address: str) -> ex.AuthorizationTest:
         key = item_key(app_id, address)
         self._require_queried("exchange.authorizationTests", key, f"Test-ServicePrincipalAuthorization for {address}")
-        for t in self._parsed("exchange.authorizationTests", ex.parse_authorization_test):
-            if t.app_id == app_id.lower() and t.resource == address.lower():
-                return t
+        test = self._first("authorization_tests", "exchange.authorizationTests", ex.parse_authorization_test,
+                           lambda t: ((t.app_id, t.resource),)).get((app_id.lower(), address.lower()))
+        if test is not None:
+            return test
         raise DataError(f"exchange.authorizationTests: no result for app {app_id} and mailbox {address}")
 
     def canaries(self, integration: Integration) -> list[str]:

@@ -11,7 +11,14 @@ from dataclasses import dataclass
 
 from auditor.checks.context import Context
 from auditor.models.baseline import Integration
-from auditor.models.graph import EXCHANGE_APP_ID, GRAPH_APP_ID, Application, ServicePrincipal
+from auditor.models.graph import (
+    EXCHANGE_APP_ID,
+    GRAPH_APP_ID,
+    Application,
+    AppRoleAssignment,
+    ResourcePrincipal,
+    ServicePrincipal,
+)
 from auditor.models.parsing import DataError
 
 # Graph application permissions that read or write mailbox data; Application Access Policies scope exactly
@@ -120,13 +127,20 @@ def requested_permissions(ctx: Context, app: Application) -> list[Permission]:
 
 def sweep_holdings(ctx: Context) -> dict[str, list[Permission]]:
     """Per client service principal id: roles granted on Microsoft Graph and Office 365 Exchange Online,
-    read from the resource-side listings (the sweep never needs one request per app)."""
-    held: dict[str, list[Permission]] = {}
+    read from the resource-side listings (the sweep never needs one request per app). Several checks ask;
+    the sections are read (and recorded as read) each time, the answer is worked out once."""
+    listings = []
     for app_id in (GRAPH_APP_ID, EXCHANGE_APP_ID):
         resource = ctx.resource_by_app_id(app_id)
-        if resource is None:
-            continue  # the resource is not in the tenant: nobody holds its roles
-        for a in ctx.assignments_on(resource):
+        if resource is not None:  # else the resource is not in the tenant: nobody holds its roles
+            listings.append((resource, ctx.assignments_on(resource)))
+    return ctx.memo("sweep_holdings", lambda: _holdings(listings))
+
+
+def _holdings(listings: list[tuple[ResourcePrincipal, list[AppRoleAssignment]]]) -> dict[str, list[Permission]]:
+    held: dict[str, list[Permission]] = {}
+    for resource, assignments in listings:
+        for a in assignments:
             role = resource.role_by_id(a.app_role_id)
             value = role.value if role else a.app_role_id
             held.setdefault(a.principal_id, []).append(

@@ -17,7 +17,7 @@ from typing import Any
 
 from auditor.checks.context import Context
 from auditor.checks.permissions import Permission, is_mailbox_role
-from auditor.models.exchange import AccessPolicy, RoleAssignment
+from auditor.models.exchange import RoleAssignment
 
 
 @dataclass
@@ -27,10 +27,6 @@ class Restriction:
     evidence: dict[str, Any] = field(default_factory=dict)
 
 
-def covering_policies(policies: list[AccessPolicy], app_id: str) -> list[AccessPolicy]:
-    return [p for p in policies if p.is_valid and p.is_restrict and p.app_id in (app_id.lower(), "*")]
-
-
 def judge_restriction(ctx: Context, app_id: str, entra: list[Permission],
                       assignments: list[RoleAssignment] | None) -> Restriction:
     """`entra`: the app's granted permissions; `assignments`: its RBAC assignments (None: read them lazily)."""
@@ -38,7 +34,7 @@ def judge_restriction(ctx: Context, app_id: str, entra: list[Permission],
     mailbox = [p.name for p in entra if p.is_mailbox_data]
     result.evidence["entra_mailbox_permissions"] = mailbox
     if mailbox:
-        covering = covering_policies(ctx.policies(), app_id)
+        covering = [p for p in ctx.policies_naming(app_id.lower()) if p.is_valid and p.is_restrict]
         result.evidence["restricting_policies"] = [
             {"AppId": p.app_id, "ScopeName": p.scope_name, "Identity": p.identity} for p in covering]
         if not covering:

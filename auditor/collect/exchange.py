@@ -4,111 +4,63 @@ It never judges. Each section names its cmdlet(s) and is `ok` or `error` (one li
 failed read marks its own section and collection goes on. Look-up sections list what was asked (`queried`):
 a not-found identity is absent from `data`, any other per-item failure is an `item_errors` entry.
 Only calls whose rows name their input are batched as statements of one pipeline (Get-Mailbox, Get-Recipient,
-Test-ApplicationAccessPolicy); a batch that fails is rerun item by item, so one bad mailbox costs one item.
+Get-DistributionGroup, Test-ApplicationAccessPolicy); a batch that fails is rerun item by item, so one bad
+mailbox costs one item.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from auditor.collect.canaries import CANARIES_SOURCE, POOL_SOURCE, canaries_section, in_pool, is_group, probes
+from auditor.collect.canaries import POOL_SOURCE, canaries_section, in_pool, is_group, probes
+from auditor.collect.exchange_sections import (
+    SECTIONS,
+    SOURCES,
+    by_guid,
+    error_sections,
+    failed,
+    items_section,
+    names,
+    ok,
+    unique,
+)
 from auditor.collect.shell import Command, ExchangeShell, ItemResult, PipelineFailed, ShellPool, one_line
 from auditor.errors import CollectionError
 from auditor.models.baseline import Baseline
 from auditor.models.snapshot import Section, SectionStatus
 
-SOURCES = {
-    "exchange.applicationAccessPolicies": "exo:Get-ApplicationAccessPolicy",
-    "exchange.recipients": "exo:Get-Recipient -Identity",
-    "exchange.groups": "exo:Get-DistributionGroup -Identity, Get-DistributionGroupMember -ResultSize Unlimited",
-    "exchange.mailboxes": "exo:Get-Mailbox -Identity (sampled canaries: Get-Mailbox -ResultSize Unlimited)",
-    "exchange.accessTests": "exo:Test-ApplicationAccessPolicy -Identity -AppId",
-    "exchange.servicePrincipals": "exo:Get-ServicePrincipal",
-    "exchange.roleAssignments": "exo:Get-ManagementRoleAssignment -RoleAssigneeType ServicePrincipal",
-    "exchange.managementScopes": "exo:Get-ManagementScope",
-    "exchange.authorizationTests": "exo:Test-ServicePrincipalAuthorization -Identity -Resource",
-    "canaries": CANARIES_SOURCE,
-}
-SECTIONS = tuple(SOURCES)
+__all__ = ["SECTIONS", "SOURCES", "ExchangeCollector", "collect_exchange", "error_sections"]
+
 ROLE_FALLBACK_SOURCE = "exo:Get-ManagementRoleAssignment (filtered by RoleAssignee in Get-ServicePrincipal ObjectIds)"
 MEMBER_KEYS = ("Name", "PrimarySmtpAddress", "Guid", "ExternalDirectoryObjectId", "RecipientTypeDetails")
-IDENTITY_KEYS = ("PrimarySmtpAddress", "Guid", "Name", "Alias", "DisplayName", "Identity", "ExternalDirectoryObjectId",
-                 "UserPrincipalName")
 TEST_BATCH = 50  # Test-ApplicationAccessPolicy statements per pipeline (measured: see the report of issue 4)
 LOOKUP_BATCH = 50
 TRUNCATED = "more results available"
 
 
-def error_sections(reason: str) -> dict[str, Section]:
-    """Every Exchange section (and `canaries`) as `error` with one reason: Exchange could not be reached."""
-    return {name: Section(name, SOURCES[name], SectionStatus.ERROR, one_line(reason)) for name in SECTIONS}
-
-
-def collect_exchange(baseline: Baseline, open_pool: Callable[[], ShellPool], *,
-                     batch_size: int = TEST_BATCH) -> tuple[dict[str, Section], dict[str, Any]]:
+def collect_exchange(baseline: Baseline, open_pool: Callable[[], ShellPool], *, batch_size: int = TEST_BATCH,
+                     collector: type[ExchangeCollector] | None = None) -> tuple[dict[str, Section], dict[str, Any]]:
     """Open the shells, collect every Exchange section, close the shells: (sections, {"exchange": run facts})."""
     try:
         pool = open_pool()
     except CollectionError as exc:
         return error_sections(str(exc)), {"exchange": {"error": one_line(str(exc))}}
     try:
-        sections, facts = ExchangeCollector(pool, baseline, batch_size=batch_size).collect()
+        sections, facts = (collector or ExchangeCollector)(pool, baseline, batch_size=batch_size).collect()
     finally:
         pool.close()
     facts["exchange"].update(pool.facts())  # again: closing the pools costs round trips too
     return sections, facts
 
 
-def _ok(name: str, data: Any, queried: Sequence[str] | None = None, errors: dict[str, str] | None = None,
-        source: str | None = None) -> Section:
-    return Section(name, source or SOURCES[name], SectionStatus.OK, None, data,
-                   tuple(queried) if queried is not None else None, errors or {})
-
-
-def _failed(name: str, reason: str, source: str | None = None) -> Section:
-    return Section(name, source or SOURCES[name], SectionStatus.ERROR, one_line(reason))
-
-
-def _names(row: dict[str, Any]) -> set[str]:
-    """Every identity a recipient row answers to (addresses, proxy addresses, Guid, names, directory id)."""
-    names = {str(row[k]).lower() for k in IDENTITY_KEYS if row.get(k)}
-    proxies = row.get("EmailAddresses")
-    return names | {str(p).split(":", 1)[-1].lower() for p in (proxies if isinstance(proxies, list) else ())}
-
-
-def _unique(values: Sequence[str]) -> list[str]:
-    """First spelling of each value, compared case-insensitively, in order; blanks dropped."""
-    return list({v.lower(): v for v in reversed([v for v in values if v.strip()])}.values())[::-1]
-
-
-def _by_guid(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    return list({str(r.get("Guid") or r.get("PrimarySmtpAddress") or r.get("Name")).lower(): r for r in rows}.values())
-
-
-def _items_section(name: str, keys: Sequence[str], items: dict[str, ItemResult], absent_if_not_found: bool,
-                   entry: Callable[[str, ItemResult], list[dict[str, Any]]], queried: Sequence[str]) -> Section:
-    """`error` when every item's pipeline broke; else the entries, with per-item errors beside them."""
-    broken = [items[k].error or "" for k in keys if items[k].failed]
-    if keys and len(broken) == len(keys):
-        return _failed(name, broken[0])
-    data: list[dict[str, Any]] = []
-    errors: dict[str, str] = {}
-    for key in keys:
-        item = items[key]
-        if item.error is not None and not (item.not_found and absent_if_not_found):
-            errors[key] = one_line(item.error)
-        elif item.error is None:
-            rows = entry(key, item)
-            if not rows and not absent_if_not_found:
-                errors[key] = "the cmdlet returned no output and no error"
-            data += rows
-    return _ok(name, data, queried, errors)
-
-
 class ExchangeCollector:
     """Collects the Exchange sections over a ShellPool (or one ExchangeShell) for a baseline."""
+
+    lookup_batch = LOOKUP_BATCH
+    """Get-Mailbox, Get-Recipient and Get-DistributionGroup statements per pipeline."""
 
     def __init__(self, shells: ShellPool | ExchangeShell, baseline: Baseline, *, batch_size: int = TEST_BATCH):
         self.pool = shells if isinstance(shells, ShellPool) else ShellPool([shells])
@@ -118,23 +70,40 @@ class ExchangeCollector:
         self._scope_guids: dict[str, str | None] = {}
 
     def collect(self) -> tuple[dict[str, Section], dict[str, Any]]:
-        """Independent reads run concurrently over the pools; the tests follow once mailboxes are known."""
+        """Every read starts as soon as what it needs is known, so the shells never idle while work waits.
+
+        The mailbox listing (the canary pool) is by far the longest pipeline; it starts first and holds one
+        shell while everything that does not need it (listings, groups, look-ups, and the authorization tests
+        of queues and explicit canaries) runs on the others. Only the sampled canaries wait for it."""
         started = time.monotonic()
-        first: list[Callable[[], Any]] = [
-            lambda: self._listing("exchange.applicationAccessPolicies", Command("Get-ApplicationAccessPolicy")),
-            lambda: self._listing("exchange.managementScopes", Command("Get-ManagementScope")),
-            self._principals, self._mailbox_pool, self._groups,
-            lambda: self._lookup("Get-Mailbox", [a for i in self.integrations for a in (*i.mailboxes, *i.canaries)])]
-        policies, scopes, (sps, roles), (pool, pool_error), groups, found = self.pool.map(lambda r: r(), first)
-        canaries, sampled = canaries_section(self.integrations, groups, self._scope_guids, pool, pool_error,
-                                             self.baseline.policy.canary_sample_size)
-        mailboxes, guids = self._mailboxes(found, sampled)
-        probed = probes(self.integrations, canaries)
-        then: list[Callable[[], Section]] = [lambda: self._recipients(policies, groups),
-                                             lambda: self._access_tests(probed, guids),
-                                             lambda: self._authorization_tests(probed, sps, roles)]
-        recipients, access, authorization = self.pool.map(lambda r: r(), then)
-        sections = [policies, recipients, groups, mailboxes, access, sps, roles, scopes, authorization, canaries]
+        with ThreadPoolExecutor(max_workers=10, thread_name_prefix="exo-read") as run:
+            pool_f = run.submit(self._mailbox_pool)
+            policies_f = run.submit(self._listing, "exchange.applicationAccessPolicies",
+                                    Command("Get-ApplicationAccessPolicy"))
+            principals_f = run.submit(self._principals)
+            groups_f = run.submit(self._groups)
+            scopes_f = run.submit(self._listing, "exchange.managementScopes", Command("Get-ManagementScope"))
+            found_f = run.submit(self._lookup, "Get-Mailbox",
+                                 [a for i in self.integrations for a in (*i.mailboxes, *i.canaries)])
+            breaker: list[str] = []  # one run of like failures for both waves of authorization tests
+            early = probes(self.integrations, None)
+            auth_early_f = run.submit(lambda: self._authorization_items(early, *principals_f.result(), breaker))
+            recipients_f = run.submit(lambda: self._recipients(policies_f.result(), groups_f.result()))
+            (pool, pool_error), groups = pool_f.result(), groups_f.result()
+            canaries, sampled = canaries_section(self.integrations, groups, self._scope_guids, pool, pool_error,
+                                                 self.baseline.policy.canary_sample_size)
+            probed = probes(self.integrations, canaries)
+            later = {k: v for k, v in probed.items() if k not in early}
+            auth_late_f = run.submit(lambda: (auth_early_f.result(),
+                                              self._authorization_items(later, *principals_f.result(), breaker)))
+            mailboxes, guids = self._mailboxes(found_f.result(), sampled)
+            access = self._access_tests(probed, guids)
+            (auth_keys_early, found_early), (auth_keys_late, found_late) = auth_late_f.result()
+            authorization = self._authorization_section(probed, [*auth_keys_early, *auth_keys_late],
+                                                        {**found_early, **found_late})
+            sps, roles = principals_f.result()
+            sections = [policies_f.result(), recipients_f.result(), groups, mailboxes, access, sps, roles,
+                        scopes_f.result(), authorization, canaries]
         facts = {**self.pool.facts(), "test_batch_size": self.batch_size, "canary_pool_source": POOL_SOURCE,
                  "canary_pool_size": len(pool or []), "wall_s": round(time.monotonic() - started, 3)}
         return {s.name: s for s in sections}, {"exchange": facts}
@@ -145,12 +114,12 @@ class ExchangeCollector:
         try:
             out = self.pool.run([command])
         except PipelineFailed as exc:
-            return on_failure(exc) if on_failure else _failed(name, str(exc), source)
+            return on_failure(exc) if on_failure else failed(name, str(exc), source)
         except CollectionError as exc:
-            return _failed(name, str(exc), source)
+            return failed(name, str(exc), source)
         problem = out.errors[0].message if out.errors else next(
             (w for w in out.warnings if TRUNCATED in w.lower()), None)
-        return _failed(name, f"{command.describe()}: {problem}", source) if problem else _ok(name, out.rows,
+        return failed(name, f"{command.describe()}: {problem}", source) if problem else ok(name, out.rows,
                                                                                              source=source)
 
     def _principals(self) -> tuple[Section, Section]:
@@ -161,13 +130,13 @@ class ExchangeCollector:
 
         def fallback(exc: PipelineFailed) -> Section:
             if "RoleAssigneeType" not in exc.error.message and "Parameter" not in exc.error.fq_error:
-                return _failed(name, str(exc))
+                return failed(name, str(exc))
             if sps.status is not SectionStatus.OK:
-                return _failed(name, f"{exc}; the fallback needs Get-ServicePrincipal: {sps.error}",
+                return failed(name, f"{exc}; the fallback needs Get-ServicePrincipal: {sps.error}",
                                ROLE_FALLBACK_SOURCE)
             every = self._listing(name, Command("Get-ManagementRoleAssignment"), ROLE_FALLBACK_SOURCE)
             ids = {str(sp.get(k) or "").lower() for sp in sps.data for k in ("ObjectId", "AppId")} - {""}
-            return every if every.status is not SectionStatus.OK else _ok(name, [
+            return every if every.status is not SectionStatus.OK else ok(name, [
                 r for r in every.data if str(r.get("RoleAssignee") or "").lower() in ids], source=ROLE_FALLBACK_SOURCE)
 
         command = Command("Get-ManagementRoleAssignment", {"RoleAssigneeType": "ServicePrincipal"})
@@ -181,13 +150,16 @@ class ExchangeCollector:
 
     def _lookup(self, cmdlet: str, identities: Sequence[str]) -> dict[str, ItemResult]:
         """Get-Mailbox / Get-Recipient -Identity, batched; results keyed by the identity lower-cased."""
-        given = {i.lower(): i for i in _unique(identities)}
+        given = {i.lower(): i for i in unique(identities)}
         return self.pool.read_items(list(given), lambda key: Command(cmdlet, {"Identity": given[key]}),
-                                    lambda key, row: key in _names(row), lambda key: given[key], LOOKUP_BATCH)
+                                    lambda key, row: key in names(row), lambda key: given[key], self.lookup_batch)
 
     def _groups(self) -> Section:
-        """Each scope group and, breadth first, every nested group as its own entry (cycles cut by Guid)."""
-        wanted = _unique([i.scope_group for i in self.integrations if i.scope_group])
+        """Each scope group and, breadth first, every nested group as its own entry (cycles cut by Guid).
+
+        Get-DistributionGroup rows name their input, so each level's groups share pipelines; a group's members
+        (Get-DistributionGroupMember rows do not name the group) take a pipeline each, spread over the shells."""
+        wanted = unique([i.scope_group for i in self.integrations if i.scope_group])
         scope_keys = {g.lower() for g in wanted}
         entries: list[dict[str, Any]] = []
         errors: dict[str, str] = {}
@@ -195,8 +167,7 @@ class ExchangeCollector:
         level = [(g, g.lower()) for g in wanted]  # (identity asked, item key)
         while level:
             following: dict[str, tuple[str, str]] = {}
-            for (_, key), (entry, error, not_found) in zip(level, self.pool.map(self._read_group, level),
-                                                          strict=True):
+            for (_, key), (entry, error, not_found) in zip(level, self._read_level(level), strict=True):
                 if key in scope_keys:
                     self._scope_guids[key] = str(entry["Guid"]).lower() if entry else None
                 if error and not (not_found and key in scope_keys):  # a nested group must be readable
@@ -211,27 +182,36 @@ class ExchangeCollector:
                         following[guid] = (guid, str(m.get("PrimarySmtpAddress") or guid).lower())
             level = list(following.values())
         broken = [errors[k] for k in scope_keys if k in errors]
-        return _failed("exchange.groups", broken[0]) if wanted and len(broken) == len(wanted) else _ok(
+        return failed("exchange.groups", broken[0]) if wanted and len(broken) == len(wanted) else ok(
             "exchange.groups", entries, wanted, errors)
 
-    def _read_group(self, asked: tuple[str, str]) -> tuple[dict[str, Any] | None, str | None, bool]:
-        """(the group's properties plus `Members`, error, not found) for one identity."""
-        identity = asked[0]
+    def _read_level(self, level: list[tuple[str, str]]) -> list[tuple[dict[str, Any] | None, str | None, bool]]:
+        """(the group's properties plus `Members`, error, not found) for each (identity asked, key) of a level."""
+        asked = {key: identity for identity, key in level}
+        found = self.pool.read_items(list(asked), lambda key: Command("Get-DistributionGroup", {
+            "Identity": asked[key]}), lambda key, row: key in names(row), lambda key: asked[key], self.lookup_batch)
+
+        def group(identity: str, key: str) -> tuple[dict[str, Any] | None, str | None, bool]:
+            item = found[key]
+            if item.error is not None:
+                return None, item.error, item.not_found
+            if len(item.rows) != 1:
+                return None, f"Get-DistributionGroup -Identity {identity} gave {len(item.rows)} groups", not item.rows
+            return self._members(identity, item.rows[0])
+
+        return self.pool.map(lambda pair: group(*pair), level)
+
+    def _members(self, identity: str, row: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None, bool]:
         try:
-            out = self.pool.run([Command("Get-DistributionGroup", {"Identity": identity})])
-            if out.errors:
-                return None, out.errors[0].message, all(e.not_found for e in out.errors)
-            if len(out.rows) != 1:
-                return None, f"Get-DistributionGroup -Identity {identity} gave {len(out.rows)} groups", not out.rows
             members = self.pool.run([Command("Get-DistributionGroupMember", {
-                "Identity": out.rows[0].get("Guid") or identity, "ResultSize": "Unlimited"})])
+                "Identity": row.get("Guid") or identity, "ResultSize": "Unlimited"})])
         except CollectionError as exc:
             return None, one_line(str(exc)), False
         problem = members.errors[0].message if members.errors else next(
             (w for w in members.warnings if TRUNCATED in w.lower()), None)
         if problem:
             return None, f"Get-DistributionGroupMember: {problem}", False
-        return {**out.rows[0], "Members": [{k: m[k] for k in MEMBER_KEYS if k in m} for m in members.rows]}, None, False
+        return {**row, "Members": [{k: m[k] for k in MEMBER_KEYS if k in m} for m in members.rows]}, None, False
 
     def _mailboxes(self, found: dict[str, ItemResult], sampled: dict[str, list[dict[str, Any]]]
                    ) -> tuple[Section, dict[str, str]]:
@@ -239,11 +219,11 @@ class ExchangeCollector:
         each address's Guid, which access-test rows name (MailboxId)."""
         extra = {str(r["PrimarySmtpAddress"]).lower(): r for rows in sampled.values() for r in rows}
         queried = [*found, *(a for a in extra if a not in found)]
-        section = _items_section("exchange.mailboxes", list(found), found, True, lambda k, it: it.rows, queried)
+        section = items_section("exchange.mailboxes", list(found), found, True, lambda k, it: it.rows, queried)
         guids = {k: str(it.rows[0].get("Guid") or "").lower() for k, it in found.items() if it.rows and not it.error}
         guids.update({a: str(r.get("Guid") or "").lower() for a, r in extra.items()})
         if section.status is SectionStatus.OK:
-            section = _ok(section.name, _by_guid([*section.data, *extra.values()]), queried, section.item_errors)
+            section = ok(section.name, by_guid([*section.data, *extra.values()]), queried, section.item_errors)
         return section, guids
 
     def _recipients(self, policies: Section, groups: Section) -> Section:
@@ -257,11 +237,11 @@ class ExchangeCollector:
             for group in groups.data:
                 managers = group.get("ManagedBy")
                 wanted += [managers] if isinstance(managers, str) else [str(m) for m in managers or ()]
-        wanted = _unique(wanted)
+        wanted = unique(wanted)
         found = self._lookup("Get-Recipient", wanted)
-        section = _items_section("exchange.recipients", list(found), found, True, lambda k, it: it.rows, wanted)
+        section = items_section("exchange.recipients", list(found), found, True, lambda k, it: it.rows, wanted)
         if section.status is SectionStatus.OK:
-            section = _ok(section.name, _by_guid(section.data), wanted, section.item_errors)
+            section = ok(section.name, by_guid(section.data), wanted, section.item_errors)
         return section
 
     def _access_tests(self, probed: dict[str, tuple[str, str]], guids: dict[str, str]) -> Section:
@@ -274,10 +254,11 @@ class ExchangeCollector:
         keys = list(probed)
         found = self.pool.read_items(keys, lambda k: Command("Test-ApplicationAccessPolicy", {
             "Identity": probed[k][1], "AppId": probed[k][0]}), owns, lambda k: probed[k][1], self.batch_size)
-        return _items_section("exchange.accessTests", keys, found, False, lambda k, it: [
+        return items_section("exchange.accessTests", keys, found, False, lambda k, it: [
             {**it.rows[0], "Identity": probed[k][1].lower()}] if it.rows else [], keys)
 
-    def _authorization_tests(self, probed: dict[str, tuple[str, str]], sps: Section, roles: Section) -> Section:
+    def _authorization_items(self, probed: dict[str, tuple[str, str]], sps: Section, roles: Section,
+                             breaker: list[str]) -> tuple[list[str], dict[str, ItemResult]]:
         """Test-ServicePrincipalAuthorization, one pipeline each (rows name neither app nor mailbox), spread over
         the pools; for apps with RBAC assignments and every `access_model = "rbac"` integration."""
         apps = {i.app_id.lower() for i in self.integrations if i.access_model == "rbac"}
@@ -287,6 +268,12 @@ class ExchangeCollector:
                      if {str(sp.get("ObjectId") or "").lower(), str(sp.get("AppId") or "").lower()} & assignees}
         keys = [k for k, (app, _) in probed.items() if app in apps]
         found = self.pool.read_items(keys, lambda k: Command("Test-ServicePrincipalAuthorization", {
-            "Identity": probed[k][0], "Resource": probed[k][1]}), lambda k, row: True, lambda k: probed[k][1], 1)
-        return _items_section("exchange.authorizationTests", keys, found, False, lambda k, it: [
+            "Identity": probed[k][0], "Resource": probed[k][1]}), lambda k, row: True, lambda k: probed[k][1], 1,
+            failures=breaker)
+        return keys, found
+
+    def _authorization_section(self, probed: dict[str, tuple[str, str]], tested: list[str],
+                               found: dict[str, ItemResult]) -> Section:
+        keys = [k for k in probed if k in set(tested)]  # in probe order, whichever wave tested them
+        return items_section("exchange.authorizationTests", keys, found, False, lambda k, it: [
             {"AppId": probed[k][0], "Resource": probed[k][1].lower(), "Rows": it.rows}], keys)

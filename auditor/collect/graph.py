@@ -7,7 +7,8 @@ A failed read marks its section `error` with the reason; it is never an empty li
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote
 
@@ -42,26 +43,42 @@ def chunks(items: list[str], size: int) -> list[list[str]]:
 
 
 class GraphCollector:
+    filter_in_limit = FILTER_IN_LIMIT
+    """Values per `in (...)` look-up (a subclass may ask one by one)."""
+
     def __init__(self, client: GraphClient, baseline: Baseline) -> None:
         self.client, self.baseline = client, baseline
         self.sweep = baseline.sweep.enabled
         self.app_ids = sorted({i.app_id.lower() for i in baseline.integrations})
+        self._resource_cache: dict[str, dict[str, Any] | None] = {}
 
     def collect(self) -> dict[str, Section]:
+        """Independent reads run at once (the client is thread-safe and honours throttling for all of them); a
+        read starts as soon as what it needs has arrived. Sections come back in a fixed order."""
         out: dict[str, Section] = {}
-        sps = self._section("graph.servicePrincipals", self._service_principals, out)
-        apps = self._section("graph.applications", self._applications, out)
-        integration_sps = {s["id"].lower(): s for s in (sps or []) if s.get("appId", "").lower() in self.app_ids}
-        assignments = self._section("graph.appRoleAssignments", lambda: self._assignments(integration_sps), out)
-        self._section("graph.resources", lambda: self._resources(assignments or [], apps or []), out)
-        self._section("graph.oauth2PermissionGrants", lambda: self._grants(integration_sps), out)
-        self._section("graph.users", self._users, out)
+        with ThreadPoolExecutor(max_workers=6, thread_name_prefix="graph") as pool:
+            sps_f = pool.submit(self._service_principals)
+            apps_f = pool.submit(self._applications)
+            side_f = pool.submit(self._resource_side)
+            users_f = pool.submit(self._users)
+            sps = self._settle("graph.servicePrincipals", sps_f, out)
+            integration_sps = {s["id"].lower(): s for s in (sps or []) if s.get("appId", "").lower() in self.app_ids}
+            assignments_f = pool.submit(self._assignments, integration_sps, side_f)
+            grants_f = pool.submit(self._grants, integration_sps)
+            apps = self._settle("graph.applications", apps_f, out)
+            assignments = self._settle("graph.appRoleAssignments", assignments_f, out)
+            resources_f = pool.submit(self._resources, assignments or [], apps or [])
+            self._settle("graph.resources", resources_f, out)
+            self._settle("graph.oauth2PermissionGrants", grants_f, out)
+            self._settle("graph.users", users_f, out)
         return out
 
-    def _section(self, name: str, read: Callable[[], tuple[str, Any, list[str] | None, dict[str, str]]],
-                 out: dict[str, Section]) -> Any:
+    @staticmethod
+    def _settle(name: str, read: Future[tuple[str, Any, list[str] | None, dict[str, str]]],
+                out: dict[str, Section]) -> Any:
+        """The section a read produced (`error` when it failed for good); its data, or None."""
         try:
-            source, data, queried, item_errors = read()
+            source, data, queried, item_errors = read.result()
         except GraphRequestError as exc:
             out[name] = Section(name, source=f"graph:{name.split('.', 1)[1]}", status=SectionStatus.ERROR,
                                 error=str(exc))
@@ -99,7 +116,7 @@ class GraphCollector:
 
     def _by_app_id(self, collection: str, select: str) -> list[dict[str, Any]]:
         paths = {}
-        for i, group in enumerate(chunks(self.app_ids, FILTER_IN_LIMIT)):
+        for i, group in enumerate(chunks(self.app_ids, self.filter_in_limit)):
             values = ",".join(odata_string(a) for a in group)
             paths[str(i)] = f"{collection}?$filter=appId%20in%20({values})&$select={select}&$top={PAGE}"
         rows: list[dict[str, Any]] = []
@@ -116,23 +133,38 @@ class GraphCollector:
             rows += self.client.get_all(first_page["@odata.nextLink"])
         return rows
 
-    def _assignments(self, integration_sps: dict[str, dict[str, Any]]) -> tuple[str, Any, list[str], dict[str, str]]:
+    def _resource_side(self) -> list[tuple[str, list[dict[str, Any]]]]:
+        """Graph's and Exchange's resource principals (both reads at once) and, for the sweep, every app's roles on
+        them from the resource side: (resource id, assignments) per resource present in the tenant."""
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="graph-resource") as pool:
+            return [r for r in pool.map(self._assigned_to, (GRAPH_APP_ID, EXCHANGE_APP_ID)) if r is not None]
+
+    def _assigned_to(self, app_id: str) -> tuple[str, list[dict[str, Any]]] | None:
+        if not self.sweep:
+            with contextlib.suppress(GraphRequestError):  # fetched early for graph.resources, which reports errors
+                self._resource_by_app_id(app_id)
+            return None
+        resource = self._resource_by_app_id(app_id)
+        if resource is None:
+            return None
+        path = f"/servicePrincipals/{resource['id']}/appRoleAssignedTo?$select={ASSIGNMENT_SELECT}&$top={PAGE}"
+        return resource["id"], self.client.get_all(path, "GET /servicePrincipals/{id}/appRoleAssignedTo")
+
+    def _assignments(self, integration_sps: dict[str, dict[str, Any]],
+                     resource_side: Future[list[tuple[str, list[dict[str, Any]]]]]
+                     ) -> tuple[str, Any, list[str], dict[str, str]]:
         rows: dict[str, dict[str, Any]] = {}
         queried: list[str] = []
         item_errors: dict[str, str] = {}
-        if self.sweep:
-            # Resource side: every app's roles on Graph and Exchange, the two resources the sweep judges.
-            for app_id in (GRAPH_APP_ID, EXCHANGE_APP_ID):
-                resource = self._resource_by_app_id(app_id)
-                if resource is None:
-                    continue
-                path = f"/servicePrincipals/{resource['id']}/appRoleAssignedTo?$select={ASSIGNMENT_SELECT}&$top={PAGE}"
-                for row in self.client.get_all(path, "GET /servicePrincipals/{id}/appRoleAssignedTo"):
-                    rows[row["id"]] = row
-                queried.append(f"resource:{resource['id'].lower()}")
         paths = {sp_id: f"/servicePrincipals/{sp_id}/appRoleAssignments?$select={ASSIGNMENT_SELECT}&$top={PAGE}"
                  for sp_id in integration_sps}
-        for sp_id, result in self.client.batch(paths, "GET /servicePrincipals/{id}/appRoleAssignments").items():
+        principal_side = self.client.batch(paths, "GET /servicePrincipals/{id}/appRoleAssignments")
+        # Resource side: every app's roles on Graph and Exchange, the two resources the sweep judges.
+        for resource_id, assigned in resource_side.result():
+            for row in assigned:
+                rows[row["id"]] = row
+            queried.append(f"resource:{resource_id.lower()}")
+        for sp_id, result in principal_side.items():
             if isinstance(result, GraphRequestError):
                 item_errors[f"principal:{sp_id}"] = str(result)
                 continue
@@ -144,9 +176,7 @@ class GraphCollector:
         return source, sorted(rows.values(), key=lambda r: r["id"]), sorted(queried), item_errors
 
     def _resource_by_app_id(self, app_id: str) -> dict[str, Any] | None:
-        cache = getattr(self, "_resource_cache", None)
-        if cache is None:
-            cache = self._resource_cache = {}
+        cache = self._resource_cache
         if app_id not in cache:
             try:
                 cache[app_id] = self.client.get(f"/servicePrincipals(appId='{app_id}')?$select={RESOURCE_SELECT}",
@@ -202,7 +232,7 @@ class GraphCollector:
     def _users(self) -> tuple[str, Any, list[str], dict[str, str]]:
         addresses = sorted({a.lower() for i in self.baseline.integrations for a in (*i.mailboxes, *i.canaries)})
         paths = {}
-        for n, group in enumerate(chunks(addresses, FILTER_IN_LIMIT)):
+        for n, group in enumerate(chunks(addresses, self.filter_in_limit)):
             values = ",".join(odata_string(a) for a in group)
             for prop in ("mail", "userPrincipalName"):
                 paths[f"{prop}:{n}"] = f"/users?$filter={prop}%20in%20({values})&$select={USER_SELECT}&$top={PAGE}"

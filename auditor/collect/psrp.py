@@ -23,13 +23,16 @@ from pypsrp.exceptions import AuthenticationError, WinRMError, WinRMTransportErr
 from pypsrp.powershell import PowerShell, PSInvocationState, RunspacePool
 from pypsrp.wsman import WSMan
 
+from auditor.collect import clixml
 from auditor.collect import shell as seam
 from auditor.collect.allowlist import ensure_allowed
+from auditor.collect.psrp_errors import connect_hint, describe_transport_error
 from auditor.collect.shell import CmdletErrorInfo, Command, Output, PipelineFailed, ShellPool, ShellStats
 from auditor.errors import CollectionError, ConfigError
 from auditor.models.baseline import Baseline
 
 SHELL_NOT_FOUND = 2150858843  # WSMan fault for a runspace pool the server dropped
+_WSMAN_BUILD = threading.Lock()
 log = logging.getLogger(__name__)
 
 
@@ -98,22 +101,31 @@ class PsrpShell:
             self._retrying(self._open_once, "opening a runspace pool")
         return self
 
-    def _open_once(self) -> None:
+    def ensure_wsman(self) -> None:
+        """The WSMan connection object. pypsrp registers its XML namespaces (a global ElementTree table) each
+        time one is built, which races with another thread serialising a message; PsrpShellPool.open builds
+        them one after another before opening the pools in parallel."""
         s = self.settings
         if self._wsman is None:
-            try:
-                self._wsman = _CountingWSMan(
-                    server=s.server, port=s.port, path=s.path, ssl=s.ssl, auth=s.auth,
-                    encryption=s.encryption, username=s.username or None, password=s.password or None,
-                    cert_validation=s.cert_validation,  # type: ignore[arg-type]  # a CA path works too
-                    connection_timeout=int(s.connection_timeout_s),
-                    operation_timeout=int(s.operation_timeout_s), no_proxy=True,
-                    read_timeout=int(s.operation_timeout_s) + 15)  # a long-polling Receive answers first
-            except ValueError as exc:
-                raise ConfigError(f"[exchange] settings: {exc}") from None
-            self._wsman.stats = self.stats
+            with _WSMAN_BUILD:
+                try:
+                    self._wsman = _CountingWSMan(
+                        server=s.server, port=s.port, path=s.path, ssl=s.ssl, auth=s.auth,
+                        encryption=s.encryption, username=s.username or None, password=s.password or None,
+                        cert_validation=s.cert_validation,  # type: ignore[arg-type]  # a CA path works too
+                        connection_timeout=int(s.connection_timeout_s),
+                        operation_timeout=int(s.operation_timeout_s), no_proxy=True,
+                        read_timeout=int(s.operation_timeout_s) + 15)  # a long-polling Receive answers first
+                except ValueError as exc:
+                    raise ConfigError(f"[exchange] settings: {exc}") from None
+                self._wsman.stats = self.stats
+
+    def _open_once(self) -> None:
+        s = self.settings
+        self.ensure_wsman()
         self._discard_pool()
         pool = RunspacePool(self._wsman, configuration_name=s.configuration_name, min_runspaces=1, max_runspaces=1)
+        clixml.install(pool)  # pypsrp's own deserialiser costs ~1 ms per Exchange object (see clixml.py)
         pool.open()
         self._pool = pool
         if s.connect == "jump-host":
@@ -195,11 +207,13 @@ class PsrpShell:
         self.stats.pipelines += 1
         self.stats.statements += len(commands)
         try:
-            raw = ps.invoke()
+            with clixml.deferred(self._pool, seam.plain_row):  # parse output while the next Receive travels
+                raw = ps.invoke()
+            rows = [clixml.resolve(obj, seam.plain_row) for obj in raw]
         finally:
             self._pool.pipelines.pop(ps.id, None)  # pypsrp keeps every pipeline (and its output) otherwise
         single = len(commands) == 1
-        output = Output(rows=[seam.plain_row(obj) for obj in raw],
+        output = Output(rows=rows,
                         errors=[error_info(e, 0 if single else None) for e in ps.streams.error],
                         warnings=[" ".join(str(w.message or "").split()) for w in ps.streams.warning])
         if ps.state == PSInvocationState.FAILED:
@@ -243,33 +257,6 @@ def _transient(exc: BaseException) -> bool:
         exc, requests.exceptions.ConnectionError | requests.exceptions.Timeout | ConnectionError)
 
 
-def describe_transport_error(exc: BaseException, s: PsrpSettings) -> str:
-    host = f"{s.server}:{s.port}"
-    text = " ".join(str(exc).split())
-    if isinstance(exc, AuthenticationError):
-        who = "the jump host" if s.connect == "jump-host" else "the Exchange endpoint"
-        return f"{who} rejected the credentials for {s.username or '(no user)'} (HTTP 401) at {s.endpoint}"
-    if isinstance(exc, requests.exceptions.SSLError):
-        parts = text.split("certificate verify failed:", 1)
-        detail = "certificate verify failed:" + parts[1].split("(_ssl")[0].split("')")[0] if len(parts) > 1 else text
-        return f"TLS verification of {host} failed: {detail.strip()}"
-    if isinstance(exc, requests.exceptions.Timeout):
-        return f"{s.endpoint} did not answer in time ({type(exc).__name__})"
-    if isinstance(exc, requests.exceptions.ConnectionError | ConnectionError):
-        if "refused" in text.lower():
-            return f"cannot connect to {host}: connection refused"
-        if "name or service not known" in text.lower() or "getaddrinfo" in text.lower():
-            return f"cannot connect to {host}: the name does not resolve"
-        return f"cannot connect to {host}: {text[:200]}"
-    if isinstance(exc, WSManFaultError):
-        reason = " ".join(str(exc.reason or exc.message or "").split())
-        return f"WSMan fault {exc.code} from {host}: {reason}"
-    if isinstance(exc, WinRMTransportError):
-        body = " ".join((exc.response_text or "").split())[:200]
-        return f"HTTP {exc.code} from {s.endpoint}: {body or 'no body'}"
-    return f"PowerShell remoting to {host} failed: {type(exc).__name__}: {text[:200]}"
-
-
 class PsrpShellPool(ShellPool):
     """`[exchange] pools` PsrpShells, opened (and connected) in parallel."""
 
@@ -278,6 +265,8 @@ class PsrpShellPool(ShellPool):
         """Open every shell or none: on a failure the opened ones are closed and the first error is raised."""
         seam.quiet_transport_logs()
         shells = [PsrpShell(settings, exchange_token) for _ in range(max(1, settings.pools))]
+        for shell in shells:
+            shell.ensure_wsman()
         with ThreadPoolExecutor(max_workers=len(shells), thread_name_prefix="exo-open") as executor:
             futures = [executor.submit(shell.open) for shell in shells]
         errors = [f.exception() for f in futures if f.exception() is not None]
@@ -296,14 +285,3 @@ def open_psrp_pool(baseline: Baseline, password: str | None, exchange_token: Cal
                    ca_path: str | None = None) -> PsrpShellPool:
     """The pool `auditor collect`/`demo` use: settings from [exchange] and [tenant], password from the env."""
     return PsrpShellPool.open(PsrpSettings.from_baseline(baseline, password or "", ca_path), exchange_token)
-
-
-def connect_hint(message: str) -> str:
-    """Exchange's own words, plus what the auditor's app is missing when they point at its permissions.
-
-    https://learn.microsoft.com/powershell/exchange/app-only-auth-powershell-v2"""
-    text = message.lower()
-    if "role assigned to application" in text or "isn't supported in this scenario" in text:
-        return message + " (the auditor's app needs Exchange.ManageAsApp and a role such as Global Reader)"
-    return message
-

@@ -168,11 +168,12 @@ class ShellPool:
 
     def read_items(self, keys: Sequence[str], command: Callable[[str], Command],
                    owns: Callable[[str, dict[str, Any]], bool], target: Callable[[str], str],
-                   batch: int) -> dict[str, ItemResult]:
+                   batch: int, failures: list[str] | None = None) -> dict[str, ItemResult]:
         """One result per key, `batch` statements per pipeline, batches spread over the shells. Rows go to the
         keys that `owns` them, errors to the key whose `target` (the identity sent) they name; a key left without
-        either, or in a failed batch, reruns alone. After 3 like failures in a row, the rest get that error."""
-        failures: list[str] = []  # consecutive failures of this read, shared by its threads
+        either, or in a failed batch, reruns alone. After 3 like failures in a row, the rest get that error
+        (`failures`: the run of failures to continue, when one read is made in several calls)."""
+        failures = [] if failures is None else failures  # consecutive failures of this read, shared by its threads
         chunks = [list(keys[i:i + batch]) for i in range(0, len(keys), max(1, batch))]
         results: dict[str, ItemResult] = {}
         for part in self.map(lambda chunk: self._read_chunk(chunk, command, owns, target, failures), chunks):
@@ -256,10 +257,12 @@ def quiet_transport_logs() -> None:
 def plain_value(value: Any) -> Any:
     """JSON-ready values: GUIDs (uuid.UUID or text) lower-cased, dates ISO (naive ones UTC), deserialised objects
     as dicts of their adapted and extended properties or, with none (enums, addresses), their ToString."""
+    if type(value) is str:  # most values: checked first, with the same answer as below
+        return value.lower() if len(value) == 36 and GUID.fullmatch(value) else value
     if value is None or isinstance(value, bool | int | float):
         return value
     if isinstance(value, str):
-        return value.lower() if GUID.fullmatch(value) else value
+        return value.lower() if len(value) == 36 and GUID.fullmatch(value) else value
     if isinstance(value, uuid.UUID):
         return str(value).lower()
     if isinstance(value, date):

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from auditor.commands.history import FailOnNew, HistoryOption, NoHistory
 from auditor.commands.options import BaselineFile, FailOn, Formats, Quiet, Verbose, formats
 from auditor.console import Console
 from auditor.errors import ConfigError
@@ -16,6 +19,14 @@ from auditor.models.baseline import Baseline
 from auditor.models.findings import Severity
 from auditor.models.snapshot import Snapshot
 from auditor.redact import register
+
+
+class ExchangeTransport(StrEnum):
+    """The Exchange transports `auditor demo` can use against the emulator."""
+
+    PSRP = "psrp"
+    REST = "rest"
+
 
 OutDir = Annotated[Path, typer.Option("--out", "-o", help="Directory for the snapshot and reports.")]
 
@@ -38,18 +49,40 @@ def collect_command(
 
 
 def audit_command(
-    baseline: BaselineFile,
+    baseline: Annotated[Path | None, typer.Option("--baseline", "-b", help="The baseline TOML file.",
+                                                  show_default=False)] = None,
     out: OutDir = Path("audit-out"),
     fail_on: FailOn = Severity.LOW,
     fmt: Formats = None,
+    history: HistoryOption = None,
+    no_history: NoHistory = False,
+    fail_on_new: FailOnNew = False,
+    history_snapshot: Annotated[bool, typer.Option("--history-snapshot", help="Also store the raw snapshot in "
+                                                   "the history (it holds no secrets, but is large).")] = False,
+    portfolio: Annotated[Path | None, typer.Option(
+        "--portfolio", help="Audit every tenant of a portfolio file (TOML) at once; see docs/scheduling.md.",
+        show_default=False)] = None,
     quiet: Quiet = False,
     verbose: Verbose = 0,
 ) -> int:
     """Collect, evaluate and report against a live tenant. Settings come from the baseline; secrets from the
-    environment (AUDITOR_CLIENT_SECRET or AZURE_CLIENT_SECRET, AUDITOR_PSRP_PASSWORD) or a certificate file."""
+    environment (AUDITOR_CLIENT_SECRET or AZURE_CLIENT_SECRET, AUDITOR_PSRP_PASSWORD) or a certificate file.
+    Each run is compared with the last one of the same tenant and baseline, and recorded (--no-history: not)."""
+    from auditor.commands.history import finish_run, open_history
+    from auditor.models.baseline import load_baseline
+
+    if portfolio is not None:
+        from auditor.portfolio import run_portfolio
+
+        if baseline is not None:
+            raise ConfigError("--baseline and --portfolio: choose one (the portfolio names each tenant's baseline)")
+        return run_portfolio(portfolio, out, formats(fmt), fail_on, history, no_history, fail_on_new, quiet, verbose)
+    if baseline is None:
+        raise ConfigError("--baseline FILE is required (or --portfolio FILE)")
+    store = open_history(history, no_history, load_baseline(baseline), fail_on_new)
     with Console(quiet, verbose) as console:
         base, snapshot = _collect_live(baseline, console)
-        return _finish(snapshot, base, out, formats(fmt), fail_on, console)
+        return finish_run(snapshot, base, out, formats(fmt), fail_on, console, store, fail_on_new, history_snapshot)
 
 
 def demo_command(
@@ -62,18 +95,30 @@ def demo_command(
     fmt: Formats = None,
     faults: Annotated[str | None, typer.Option("--faults", help="Fault injection for the emulator, e.g. "
                                                "seed=7,latency_ms=20,throttle_every=5 (docs/emulator.md).")] = None,
+    exchange_transport: Annotated[ExchangeTransport | None, typer.Option(
+        "--exchange-transport", help="How Exchange is reached: psrp (the default; a jump host over PowerShell "
+        "remoting) or rest (experimental: the module's undocumented InvokeCommand endpoint). Overrides the "
+        "baseline's [exchange] transport.", show_default=False)] = None,
+    history: HistoryOption = None,
+    no_history: NoHistory = False,
+    fail_on_new: FailOnNew = False,
     quiet: Quiet = False,
     verbose: Verbose = 0,
 ) -> int:
-    """Run the full live audit against the embedded tenant emulator (HTTPS, msal, requests, pypsrp)."""
+    """Run the full live audit against the embedded tenant emulator (HTTPS, msal, requests, pypsrp).
+    History only when asked (--history PATH, or history.path in the baseline)."""
     from auditor.collect.exchange_reader import read_exchange
     from auditor.collect.run import collect
+    from auditor.commands.history import finish_run, open_history
     from auditor.demo import DEMO_BASELINE, DEMO_TENANT, emulator_baseline, emulator_settings, running_emulator
     from auditor.emulator.faults import FaultPlan
     from auditor.models.baseline import load_baseline
 
     base = load_baseline(baseline or DEMO_BASELINE)
+    if exchange_transport is not None:
+        base = replace(base, exchange=replace(base.exchange, transport=exchange_transport.value))
     plan = FaultPlan.parse(faults) if faults else None
+    store = open_history(history, no_history, base, fail_on_new, on_by_default=False)
     with Console(quiet, verbose) as console:
         console.step("starting the tenant emulator")
         with running_emulator(tenant or DEMO_TENANT, plan) as server:
@@ -82,7 +127,7 @@ def demo_command(
             register(*settings.credentials.secrets(), settings.psrp_password)
             settings.progress, settings.done = console.step, console.done
             snapshot = collect(aimed, settings, read_exchange)
-        return _finish(snapshot, aimed, out, formats(fmt), fail_on, console)
+        return finish_run(snapshot, aimed, out, formats(fmt), fail_on, console, store, fail_on_new)
 
 
 def emulator_command(
@@ -179,4 +224,12 @@ def snapshot_problems(snapshot: Snapshot) -> list[str]:
     for name, section in sorted(snapshot.sections.items()):
         if section.status.value == "error":
             seen.setdefault(section.error or "unknown error", []).append(name)
-    return [f"collection failed ({', '.join(names)}): {error}" for error, names in seen.items()]
+    lines = [f"collection failed ({', '.join(names)}): {error}" for error, names in seen.items()]
+    items = [(name, key, error) for name, section in sorted(snapshot.sections.items())
+             for key, error in sorted(section.item_errors.items())]
+    if items:
+        name, key, error = items[0]
+        more = f" (and {len(items) - 1} more)" if len(items) > 1 else ""
+        lines.append(f"collection incomplete: {len(items)} item(s) could not be read, e.g. {name} {key}: "
+                     f"{error}{more}")
+    return lines

@@ -54,7 +54,7 @@ def _integration(ctx: Context, integration: Integration) -> dict[str, Any]:
         "scope_group": _safe(lambda: _group(ctx, integration)) if integration.scope_group else None,
         "policies": _safe(lambda: [
             {"AppId": p.app_id, "AccessRight": p.access_right, "ScopeName": p.scope_name, "IsValid": p.is_valid}
-            for p in ctx.policies() if p.app_id in (app_id, "*")]),
+            for p in ctx.policies_naming(app_id)]),
         "rbac_assignments": _safe(lambda: [
             {"Name": a.name, "Role": a.role, "CustomResourceScope": a.custom_resource_scope,
              "RecipientGroupScope": a.recipient_group_scope, "organisation_wide": a.is_organisation_wide}
@@ -103,7 +103,7 @@ def _sweep(ctx: Context) -> list[dict[str, Any]]:
             continue
         own = [] if isinstance(policies, dict) else [
             p.access_right + ("" if p.is_valid else " (invalid)") + (" *" if p.is_wildcard else "")
-            for p in policies if p.app_id in (sp.app_id, "*")]
+            for p in ctx.policies_naming(sp.app_id)]
         out.append({"app_id": sp.app_id, "display_name": sp.display_name, "mailbox_permissions": mailbox,
                     "takeover_permissions": [p.name for p in perms if p.is_takeover], "rbac_mailbox_roles": rbac,
                     "policies": own if not isinstance(policies, dict) else policies})

@@ -39,6 +39,7 @@ from psrpcore.types import (
 )
 
 from auditor.emulator.exchange import wsman
+from auditor.emulator.exchange.fast_output import queue_output
 from auditor.emulator.exchange.model import (
     INVALID_OPERATION,
     CmdletError,
@@ -203,7 +204,8 @@ class PoolSession:
                     pipeline.write_warning(warning)
                 data = list(result.records)
             for record in data or ():
-                pipeline.write_output(to_psobject(record) if isinstance(record, Record) else record)
+                if not (isinstance(record, Record) and queue_output(pipeline, record)):
+                    pipeline.write_output(to_psobject(record) if isinstance(record, Record) else record)
 
     # -- outgoing ------------------------------------------------------------------------------------
 
