@@ -151,13 +151,17 @@ def verdict(by_status: Counter[Status], failing_by_severity: Counter[Severity]) 
     return Verdict("pass", "Compliant", detail.strip())
 
 
+# Run facts worth a reader's eye in the header; request counts and timings stay in findings.json.
+HEADER_FACTS = (("source", "Source"), ("exchange_transport", "Exchange transport"), ("graph_endpoint", "Graph"))
+
+
 def collection_facts(collection: dict[str, Any]) -> list[tuple[str, str]]:
-    """The snapshot's collection block (transport, source, ...) as label/value pairs, in document order."""
+    """The snapshot's collection block (transport, source, ...) as label/value pairs."""
     facts = []
-    for key, value in collection.items():
-        label = str(key).replace("_", " ").strip().capitalize()
-        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
-        facts.append((label, text))
+    for key, label in HEADER_FACTS:
+        if key in collection:
+            value = collection[key]
+            facts.append((label, value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)))
     return facts
 
 
@@ -191,6 +195,7 @@ def context(doc: FindingsDocument) -> dict[str, Any]:
         "title": doc.run.title or "Mailbox access audit",
         "collected": display_time(doc.run.collected_at),
         "collection": collection_facts(doc.run.collection),
+        "tls_unverified": doc.run.collection.get("tls_verify") is False,
         "total": len(findings),
         "large": len(findings) > LARGE_REPORT,
         "verdict": verdict(by_status, failing),

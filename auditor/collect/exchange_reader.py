@@ -15,12 +15,13 @@ from auditor.models.snapshot import SECTION_NAMES, Section, SectionStatus
 
 def read_exchange(baseline: Baseline, settings: CollectionSettings,
                   exchange_token: Callable[[], str]) -> tuple[dict[str, Section], dict[str, Any]]:
+    verify_tls = True if settings is None else settings.verify_tls
     if baseline.exchange.transport == "rest":  # experimental: README "Choosing the Exchange transport"
-        return collect_exchange(baseline, lambda: open_rest_pool(baseline, exchange_token))
+        return collect_exchange(baseline, lambda: open_rest_pool(baseline, exchange_token, verify_tls))
     if baseline.exchange.transport != "psrp":
         names = [n for n in SECTION_NAMES if n.startswith("exchange.")] + ["canaries"]
         reason = f"the {baseline.exchange.transport} transport is not available yet"
         return {n: Section(n, "exo", SectionStatus.NOT_COLLECTED, reason) for n in names}, {}
     token = exchange_token if baseline.exchange.connect == "jump-host" else None
     return collect_exchange(baseline, lambda: open_psrp_pool(
-        baseline, settings.psrp_password, token, baseline.auth.ca_bundle or None))
+        baseline, settings.psrp_password, token, baseline.auth.ca_bundle or None, verify_tls))

@@ -10,6 +10,7 @@ pypsrp's `reconnection_retries` does not absorb 429/503 (DESIGN.md section 8).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import threading
 import time
@@ -210,6 +211,12 @@ class PsrpShell:
             with clixml.deferred(self._pool, seam.plain_row):  # parse output while the next Receive travels
                 raw = ps.invoke()
             rows = [clixml.resolve(obj, seam.plain_row) for obj in raw]
+        except (WinRMError, OSError, CollectionError):
+            raise
+        except Exception as exc:  # a malformed answer (pypsrp cannot parse it) costs an ERROR, not the run
+            names = ", ".join(dict.fromkeys(c.name for c in commands))
+            raise CollectionError(f"{names}: the answer from {self.settings.server} could not be read "
+                                  f"({type(exc).__name__})") from None
         finally:
             self._pool.pipelines.pop(ps.id, None)  # pypsrp keeps every pipeline (and its output) otherwise
         single = len(commands) == 1
@@ -282,6 +289,10 @@ class PsrpShellPool(ShellPool):
 
 
 def open_psrp_pool(baseline: Baseline, password: str | None, exchange_token: Callable[[], str] | None,
-                   ca_path: str | None = None) -> PsrpShellPool:
-    """The pool `auditor collect`/`demo` use: settings from [exchange] and [tenant], password from the env."""
-    return PsrpShellPool.open(PsrpSettings.from_baseline(baseline, password or "", ca_path), exchange_token)
+                   ca_path: str | None = None, verify_tls: bool = True) -> PsrpShellPool:
+    """The pool `auditor collect`/`demo` use: settings from [exchange] and [tenant], password from the env.
+    `verify_tls` is False only with --insecure-skip-tls-verify."""
+    settings = PsrpSettings.from_baseline(baseline, password or "", ca_path)
+    if not verify_tls:
+        settings = dataclasses.replace(settings, cert_validation=verify_tls)
+    return PsrpShellPool.open(settings, exchange_token)

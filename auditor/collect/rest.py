@@ -18,6 +18,7 @@ blocked at any time, which is why it is opt-in. What this module relies on, and 
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -284,9 +285,13 @@ class RestShellPool(ShellPool):
         self.client.close()
 
 
-def open_rest_pool(baseline: Baseline, exchange_token: Callable[[], str]) -> RestShellPool:
-    """The pool `auditor collect`/`audit`/`demo` use for `[exchange] transport = "rest"`."""
-    return RestShellPool.open(RestSettings.from_baseline(baseline), exchange_token)
+def open_rest_pool(baseline: Baseline, exchange_token: Callable[[], str], verify_tls: bool = True) -> RestShellPool:
+    """The pool `auditor collect`/`audit`/`demo` use for `[exchange] transport = "rest"`.
+    `verify_tls` is False only with --insecure-skip-tls-verify."""
+    settings = RestSettings.from_baseline(baseline)
+    if not verify_tls:
+        settings = dataclasses.replace(settings, verify=verify_tls)
+    return RestShellPool.open(settings, exchange_token)
 
 
 def _parameters(parameters: Mapping[str, Any]) -> dict[str, Any]:

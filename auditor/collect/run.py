@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from urllib3.exceptions import InsecureRequestWarning
 
 from auditor import __version__
 from auditor.collect.auth import Credentials, TokenSource, is_known_cloud
@@ -43,6 +46,7 @@ class CollectionSettings:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     progress: Callable[[str], None] = lambda message: None
     done: Callable[[str], None] = lambda message: None
+    verify_tls: bool = True
 
 
 ExchangeReader = Callable[[Baseline, CollectionSettings, Callable[[], str]], tuple[dict[str, Section], dict[str, Any]]]
@@ -59,8 +63,13 @@ def collect(baseline: Baseline, settings: CollectionSettings, exchange: Exchange
     Graph, then Exchange, as a one-thing-at-a-time collector would."""
     collected_at = datetime.now(UTC).replace(microsecond=0)
     auth = baseline.auth
-    session = VerifyingSession(verify=auth.ca_bundle or True)
+    # Verification stays on unless the user passed --insecure-skip-tls-verify (settings.verify_tls False).
+    session = VerifyingSession(verify=(auth.ca_bundle or True) if settings.verify_tls else settings.verify_tls)
+    if not settings.verify_tls:
+        warnings.simplefilter("ignore", InsecureRequestWarning)
     facts: dict[str, Any] = {"graph_endpoint": auth.graph_endpoint, "exchange_transport": baseline.exchange.transport}
+    if not settings.verify_tls:
+        facts["tls_verify"] = False
     sections: dict[str, Section] = {}
     try:
         settings.progress("signing in")

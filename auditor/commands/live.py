@@ -29,6 +29,11 @@ class ExchangeTransport(StrEnum):
 
 
 OutDir = Annotated[Path, typer.Option("--out", "-o", help="Directory for the snapshot and reports.")]
+Insecure = Annotated[bool, typer.Option(
+    "--insecure-skip-tls-verify",
+    help="Do not verify TLS certificates (Graph, sign-in, Exchange). Only for a lab behind broken TLS "
+         "inspection: prefer [auth] ca_bundle. The run says so on stderr and in every report.")]
+INSECURE_WARNING = "auditor: warning: TLS verification is disabled (--insecure-skip-tls-verify)"
 
 
 def collect_command(
@@ -36,10 +41,11 @@ def collect_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the snapshot.")] = Path("snapshot.json"),
     quiet: Quiet = False,
     verbose: Verbose = 0,
+    insecure: Insecure = False,
 ) -> int:
     """Collect evidence from the tenant into a snapshot (no evaluation). Exit 3 when a section failed."""
     with Console(quiet, verbose) as console:
-        _, snapshot = _collect_live(baseline, console)
+        _, snapshot = _collect_live(baseline, console, insecure)
     _write_snapshot(snapshot, out)
     problems = snapshot_problems(snapshot)
     for line in problems:
@@ -64,6 +70,7 @@ def audit_command(
         show_default=False)] = None,
     quiet: Quiet = False,
     verbose: Verbose = 0,
+    insecure: Insecure = False,
 ) -> int:
     """Collect, evaluate and report against a live tenant. Settings come from the baseline; secrets from the
     environment (AUDITOR_CLIENT_SECRET or AZURE_CLIENT_SECRET, AUDITOR_PSRP_PASSWORD) or a certificate file.
@@ -81,7 +88,7 @@ def audit_command(
         raise ConfigError("--baseline FILE is required (or --portfolio FILE)")
     store = open_history(history, no_history, load_baseline(baseline), fail_on_new)
     with Console(quiet, verbose) as console:
-        base, snapshot = _collect_live(baseline, console)
+        base, snapshot = _collect_live(baseline, console, insecure)
         return finish_run(snapshot, base, out, formats(fmt), fail_on, console, store, fail_on_new, history_snapshot)
 
 
@@ -162,7 +169,7 @@ def emulator_command(
     return 0
 
 
-def _collect_live(baseline_file: Path, console: Console) -> tuple[Baseline, Snapshot]:
+def _collect_live(baseline_file: Path, console: Console, insecure: bool = False) -> tuple[Baseline, Snapshot]:
     from auditor.collect.auth import credentials_from_environment
     from auditor.collect.exchange_reader import read_exchange
     from auditor.collect.run import CollectionSettings, collect
@@ -174,7 +181,9 @@ def _collect_live(baseline_file: Path, console: Console) -> tuple[Baseline, Snap
     password = _psrp_password(base)
     register(*credentials.secrets(), password)
     settings = CollectionSettings(credentials=credentials, psrp_password=password, progress=console.step,
-                                  done=console.done)
+                                  done=console.done, verify_tls=not insecure)
+    if insecure:
+        typer.echo(INSECURE_WARNING, err=True)
     return base, collect(base, settings, read_exchange)
 
 

@@ -177,8 +177,11 @@ def test_heavy_faults_recover_or_end_in_errors_naming_the_cause(tmp_path: Path, 
     assert_sound(run, clean)
     for name in REPORTS:
         assert (run.folder / name).stat().st_size > 0
-    if run.code == clean.code and not run.err:
-        assert evidence(run) == evidence(clean) and run.findings() == clean.findings()
+    if run.code == clean.code and run.findings() == clean.findings():
+        if run.err:  # a read that failed for good but that no check needed (a vendor app's owners, say)
+            assert all(line.startswith("auditor: collection incomplete: ") for line in run.err.strip().splitlines())
+        else:
+            assert evidence(run) == evidence(clean)
         FIGURES["heavy_recovered"] += 1
     else:
         assert run.code == 3, (run.code, run.err)

@@ -67,7 +67,7 @@ def build_hostile_doc() -> FindingsDocument:
     p = payload
     run = RunInfo(tenant_id=p(1), tenant_domain=p(2), tenant_name=p(3), collected_at="2026-06-01T12:00:00Z",
                   tool_version=p(9), baseline_sha256=p(5), baseline_file=p(4), title=p(6), organisation=p(7),
-                  collection={p(10): p(11)})
+                  collection={"source": p(10), "exchange_transport": p(11)})
     integration = {
         "name": p(14), "app_id": p(24), "access_model": p(25), "display_name": p(26),
         "permissions": {"baseline": [p(27)], "allowed_extra": [p(28)], "requested": [p(29)], "granted": [p(30)]},

@@ -116,14 +116,16 @@ def test_a_ca_bundle_that_does_not_exist_is_a_configuration_error(tmp_path: Path
 
 
 UNVERIFIED = ("verify=False", "cert_validation=False", "CERT_NONE", "check_hostname=False",
-              "_create_unverified_context", "disable_warnings", "InsecureRequestWarning", "PYTHONHTTPSVERIFY")
+              "_create_unverified_context", "disable_warnings", "PYTHONHTTPSVERIFY")
 
 
 def test_no_code_path_turns_verification_off() -> None:
-    """There is no flag to skip TLS verification: no client is ever built with it off, and no baseline key or
-    CLI option offers it (see SECURITY.md: a flag would have to be explicit and print a warning in the report)."""
+    """No client is ever built with verification off by a constant: only the explicit --insecure-skip-tls-verify
+    flag turns it off (through CollectionSettings.verify_tls), no baseline key offers it, and no other option."""
     for path in sorted((ROOT / "auditor" / "collect").rglob("*.py")):
         text = path.read_text(encoding="utf-8")
+        if "InsecureRequestWarning" in text:  # silenced only where the flag turned verification off
+            assert path.name == "run.py" and "if not settings.verify_tls:" in text, path.name
         for needle in UNVERIFIED:
             assert needle not in text.replace(" ", ""), (path.name, needle)
         for node in ast.walk(ast.parse(text)):
@@ -134,7 +136,8 @@ def test_no_code_path_turns_verification_off() -> None:
     for command in ("audit", "collect", "demo"):
         code, out, _ = run_cli(command, "--help")
         flags = set(re.findall(r"--[a-z-]*(?:insecure|verif)[a-z-]*", out))
-        assert code == 0 and flags <= {INSECURE_FLAG}, (command, flags)
+        # rich may cut a long option name in a narrow help table ("--insecure-skip-tls-v…")
+        assert code == 0 and all(INSECURE_FLAG.startswith(flag) for flag in flags), (command, flags)
 
 
 INSECURE_FLAG = "--insecure-skip-tls-verify"
@@ -144,7 +147,7 @@ def test_skipping_verification_needs_the_explicit_flag_and_warns(tmp_path: Path)
     """The one way to talk to a host whose certificate cannot be verified: the explicit flag, announced on
     stderr and in every report (SECURITY.md). Skipped while the flag does not exist."""
     code, out, _ = run_cli("audit", "--help")
-    if INSECURE_FLAG not in out:
+    if "--insecure-skip-tls" not in out:  # rich may cut the name in a narrow help table
         pytest.skip(f"{INSECURE_FLAG} is not offered: verification cannot be turned off at all")
     other = generate_certificates(tmp_path / "other").ca_path
     with live_baseline(tmp_path, edit=lambda text, server: text.replace(server.ca_path, str(other))) as (path, _):

@@ -20,7 +20,7 @@ from psrpcore import ServerPipeline, StreamType
 from psrpcore._payload import PSRPMessage, create_message  # private, pinned psrpcore 0.3.1
 from psrpcore.types import PSInvocationState, PSRPMessageType
 
-from auditor.emulator.exchange.model import Record
+from auditor.emulator.exchange.model import Record, clixml_escape
 
 INT32_MAX = 2**31 - 1
 LIST_TYPES = "<T>System.Collections.ArrayList</T><T>System.Object</T>"
@@ -98,7 +98,7 @@ def record_xml(record: Record) -> str | None:
             parts.append(element)
         parts.append("</Props>")
     if record.to_string:
-        parts.append(f"<ToString>{_text(record.to_string)}</ToString>")
+        parts.append(f"<ToString>{_text(clixml_escape(record.to_string) or '')}</ToString>")
     parts.append("</Obj>")
     return "".join(parts)
 

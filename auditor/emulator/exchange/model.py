@@ -125,3 +125,11 @@ def scripts_not_allowed() -> ErrorInfo:
 
 def parameter_error(cmdlet: str, fq_reason: str, message: str, target: Any = None) -> ErrorInfo:
     return ErrorInfo(PARAMETER_BINDING, message, f"{fq_reason},{cmdlet}", "InvalidArgument", cmdlet, target)
+
+
+def clixml_escape(text: str | None) -> str | None:
+    """Control characters as CLIXML writes them (_x001B_): psrpcore leaves <ToString> unescaped."""
+    if text is None:
+        return None
+    return "".join(f"_x{ord(c):04X}_" if (ord(c) < 0x20 and c not in "\t\n\r") or 0x7F <= ord(c) < 0xA0 else c
+                   for c in text)

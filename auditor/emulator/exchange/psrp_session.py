@@ -46,6 +46,7 @@ from auditor.emulator.exchange.model import (
     CmdletResult,
     ErrorInfo,
     Record,
+    clixml_escape,
     scripts_not_allowed,
 )
 
@@ -73,8 +74,12 @@ def to_psobject(record: Record) -> PSObject:
         prop = PSNoteProperty(name)  # set_value() with our object: PSNoteProperty(name, value) builds a spare one
         prop.set_value(value, obj)
         adapted.append(prop)
-    obj.PSObject.to_string = record.to_string
+    # psrpcore writes <ToString> without CLIXML's escaping; control characters from tenant text would make
+    # the message unparseable, so escape them the way CLIXML does (_x001B_).
+    obj.PSObject.to_string = clixml_escape(record.to_string)
     return obj
+
+
 
 
 def _exception(info: ErrorInfo) -> NETException:
