@@ -15,17 +15,19 @@ from tests.builders import (
     sp_owner,
     user_owner,
 )
+from tests.make_demo_tenant import (  # the sample and the demo tenant share their cast of apps
+    ARCHIVER,
+    BACKUP,
+    FAX,
+    GOVERNANCE,
+    MS_APP,
+    PROVISIONING,
+    REPORTING,
+    SURVEY,
+    TICKETING,
+    VENDOR_TENANT,
+)
 
-TICKETING = "bbbbbbbb-0000-4000-8000-000000000002"
-ARCHIVER = "cccccccc-0000-4000-8000-000000000003"
-FAX = "dddddddd-0000-4000-8000-000000000004"
-SURVEY = "eeeeeeee-0000-4000-8000-000000000005"
-GOVERNANCE = "ffffffff-0000-4000-8000-000000000010"
-PROVISIONING = "ffffffff-0000-4000-8000-000000000011"
-REPORTING = "ffffffff-0000-4000-8000-000000000012"
-BACKUP = "ffffffff-0000-4000-8000-000000000013"
-MS_APP = "ffffffff-0000-4000-8000-000000000014"
-VENDOR_TENANT = "99999999-0000-4000-8000-000000000099"
 SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "snapshots" / "sample-snapshot.json"
 
 

@@ -167,15 +167,6 @@ def _get(doc: Any, path: tuple[Any, ...]) -> Any:
     return doc
 
 
-@pytest.fixture(scope="session", autouse=True)
-def private_crash_logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Crash logs of this suite's runs (an xfail for a reported bug exits 4) go to a session folder, not /tmp."""
-    folder = tmp_path_factory.mktemp("crash-logs")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(tempfile, "tempdir", str(folder))
-        yield folder
-
-
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     targets = sorted({k.rsplit(" ", 1)[0] for k in FIGURES if k.endswith(" inputs")})
     if targets:

@@ -10,7 +10,6 @@ import io
 import json
 import logging
 import sqlite3
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -135,15 +134,6 @@ def assert_no_leak(secrets: dict[str, str], texts: dict[str, str], *, tally: boo
         FIGURES["searches"] += searches
         FIGURES["leaks"] += len(leaks)
     assert not leaks, leaks
-
-
-@pytest.fixture(scope="session", autouse=True)
-def private_crash_logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Crash logs of this suite's runs (an xfail for a reported bug exits 4) go to a session folder, not /tmp."""
-    folder = tmp_path_factory.mktemp("crash-logs")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(tempfile, "tempdir", str(folder))
-        yield folder
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
