@@ -59,7 +59,8 @@ class RunResult:
             if self.written else f"{len(self.document.findings)} findings ({parts or 'none'})"
 
 
-def build_document(snapshot: Snapshot, baseline: Baseline, evaluation: Evaluation) -> FindingsDocument:
+def build_document(snapshot: Snapshot, baseline: Baseline, evaluation: Evaluation,
+                   fail_on: Severity = Severity.LOW) -> FindingsDocument:
     run = RunInfo(
         tenant_id=snapshot.tenant_id, tenant_domain=snapshot.tenant_domain,
         tenant_name=snapshot.tenant_name or baseline.tenant.name,
@@ -68,7 +69,9 @@ def build_document(snapshot: Snapshot, baseline: Baseline, evaluation: Evaluatio
         title=baseline.report.title, organisation=baseline.report.organisation,
         collection=snapshot.collection,
     )
-    return FindingsDocument(run=run, summary=evaluation.counts(), inventory=evaluation.inventory,
+    # The report's verdict uses the same threshold as the exit code.
+    summary = {**evaluation.counts(), "fail_on": fail_on.value}
+    return FindingsDocument(run=run, summary=summary, inventory=evaluation.inventory,
                             findings=evaluation.findings, waivers=evaluation.waivers)
 
 
@@ -81,10 +84,11 @@ def write_reports(doc: FindingsDocument, out: Path, formats: Iterable[str]) -> l
 
 
 def evaluate_and_report(snapshot: Snapshot, baseline: Baseline, out: Path, formats: Iterable[str],
-                        history: HistoryStore | None = None, keep_snapshot: bool = False) -> RunResult:
+                        history: HistoryStore | None = None, keep_snapshot: bool = False,
+                        fail_on: Severity = Severity.LOW) -> RunResult:
     """With `history`: drift and trend go into the document, and the run is recorded once the reports are
     written (auditor/history/tracking.py says why in that order)."""
-    doc = build_document(snapshot, baseline, evaluate(snapshot, baseline))
+    doc = build_document(snapshot, baseline, evaluate(snapshot, baseline), fail_on)
     if history is None:
         return RunResult(document=doc, written=tuple(write_reports(doc, out, formats)))
     from auditor.history.tracking import reached_the_tenant, record, with_history

@@ -160,7 +160,7 @@ def _audit(tenant: PortfolioTenant, options: RunOptions) -> TenantRow:
                          tenant_name=base.tenant.name)
     folder = options.out / tenant.folder
     _write_snapshot(snapshot, folder / "snapshot.json")
-    result = evaluate_and_report(snapshot, base, folder, options.formats, store)
+    result = evaluate_and_report(snapshot, base, folder, options.formats, store, fail_on=options.fail_on)
     doc = result.document
     code = result.exit_code(options.fail_on, only_new=options.fail_on_new)
     return TenantRow(

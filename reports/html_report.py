@@ -135,19 +135,34 @@ def check_groups(findings: tuple[Finding, ...]) -> list[CheckGroup]:
     return groups
 
 
-def verdict(by_status: Counter[Status], failing_by_severity: Counter[Severity]) -> Verdict:
-    """Compliant means no FAIL and no ERROR; any ERROR makes the audit incomplete (it may hide worse)."""
-    fails, errors, waived = by_status[Status.FAIL], by_status[Status.ERROR], by_status[Status.WAIVED]
+def _threshold(value: object) -> Severity:
+    """The run's --fail-on, as recorded in findings.json (older documents: low, the default)."""
+    try:
+        return Severity(str(value))
+    except ValueError:
+        return Severity.LOW
+
+
+def verdict(by_status: Counter[Status], failing_by_severity: Counter[Severity],
+            fail_on: Severity = Severity.LOW) -> Verdict:
+    """As the exit code: any ERROR makes the audit incomplete (it may hide worse); otherwise compliant means no
+    FAIL at or above the run's --fail-on threshold (failures below it are listed, not hidden)."""
+    below = sum(n for s, n in failing_by_severity.items() if not s.at_least(fail_on))
+    fails, errors, waived = by_status[Status.FAIL] - below, by_status[Status.ERROR], by_status[Status.WAIVED]
+    failing_by_severity = Counter({s: n for s, n in failing_by_severity.items() if s.at_least(fail_on)})
+    below_text = (f" {below} failing finding{'s' if below != 1 else ''} below the --fail-on {fail_on.value} "
+                  "threshold." if below else "")
     parts = [f"{failing_by_severity[s]} {s.value}" for s in SEVERITIES if failing_by_severity[s]]
     fail_text = f"{fails} failing finding{'s' if fails != 1 else ''} ({', '.join(parts)})" if fails else ""
     waived_text = f"{waived} waived." if waived else ""
     if errors:
         detail = (f"{errors} finding{'s' if errors != 1 else ''} could not be evaluated (ERROR), so the verdict "
                   f"may hide worse. " + (f"Also {fail_text}. " if fails else "") + waived_text)
-        return Verdict("incomplete", "Incomplete", detail.strip())
+        return Verdict("incomplete", "Incomplete", (detail + below_text).strip())
     if fails:
-        return Verdict("fail", "Not compliant", f"{fail_text}. {waived_text}".strip())
-    detail = f"No failing finding: {by_status[Status.PASS]} passed, {by_status[Status.SKIP]} skipped. {waived_text}"
+        return Verdict("fail", "Not compliant", f"{fail_text}. {waived_text}{below_text}".strip())
+    detail = (f"No failing finding{' at or above ' + fail_on.value if below else ''}: {by_status[Status.PASS]} "
+              f"passed, {by_status[Status.SKIP]} skipped. {waived_text}{below_text}")
     return Verdict("pass", "Compliant", detail.strip())
 
 
@@ -198,7 +213,7 @@ def context(doc: FindingsDocument) -> dict[str, Any]:
         "tls_unverified": doc.run.collection.get("tls_verify") is False,
         "total": len(findings),
         "large": len(findings) > LARGE_REPORT,
-        "verdict": verdict(by_status, failing),
+        "verdict": verdict(by_status, failing, _threshold(doc.summary.get("fail_on"))),
         "statuses": STATUSES,
         "severities": SEVERITIES,
         "by_status": by_status,

@@ -60,7 +60,7 @@ def finish_run(snapshot: Snapshot, base: Baseline, out: Path, report_formats: li
 
     console.step("evaluating and writing reports")
     _write_snapshot(snapshot, out / "snapshot.json")
-    result = evaluate_and_report(snapshot, base, out, report_formats, store, keep_snapshot)
+    result = evaluate_and_report(snapshot, base, out, report_formats, store, keep_snapshot, fail_on)
     console.close()
     for line in snapshot_problems(snapshot):
         typer.echo(f"auditor: {line}", err=True)

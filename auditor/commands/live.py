@@ -199,7 +199,7 @@ def _finish(snapshot: Snapshot, base: Baseline, out: Path, report_formats: list[
 
     console.step("evaluating and writing reports")
     _write_snapshot(snapshot, out / "snapshot.json")
-    result = evaluate_and_report(snapshot, base, out, report_formats)
+    result = evaluate_and_report(snapshot, base, out, report_formats, fail_on=fail_on)
     console.close()
     for line in snapshot_problems(snapshot):
         typer.echo(f"auditor: {line}", err=True)

@@ -38,7 +38,7 @@ def evaluate_command(
 
     base = load_baseline(baseline)
     snap = load_snapshot(snapshot)
-    result = evaluate_and_report(snap, base, out, formats(fmt))
+    result = evaluate_and_report(snap, base, out, formats(fmt), fail_on=fail_on)
     typer.echo(result.summary_line())
     return result.exit_code(fail_on)
 

@@ -246,3 +246,19 @@ def test_two_thousand_findings_render_quickly(sample_doc, record_property, capsy
         print(f"\n[html report] 2,000 findings rendered in {seconds:.3f} s ({len(html) / 1e6:.1f} MB)")
     assert len(re.findall(r'<tr id="f-\d+" class="finding"', html)) == 2000
     assert seconds < 5, f"2,000 findings took {seconds:.2f} s"
+
+
+def test_verdict_follows_the_runs_fail_on_threshold_like_the_exit_code():
+    from collections import Counter
+
+    from auditor.models.findings import Severity, Status
+    from auditor.reports.html_report import verdict
+
+    statuses = Counter({Status.PASS: 10, Status.FAIL: 3})
+    failing = Counter({Severity.LOW: 2, Severity.MEDIUM: 1})
+    assert verdict(statuses, failing).headline == "Not compliant"  # default --fail-on low
+    at_high = verdict(statuses, failing, Severity.HIGH)
+    assert at_high.headline == "Compliant"
+    assert "3 failing findings below the --fail-on high threshold" in at_high.detail
+    at_medium = verdict(statuses, failing, Severity.MEDIUM)
+    assert at_medium.headline == "Not compliant" and "1 failing finding (1 medium)" in at_medium.detail
