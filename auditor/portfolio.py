@@ -30,8 +30,8 @@ import typer
 
 from auditor.console import Console
 from auditor.errors import AuditorError, ConfigError
-from auditor.models.baseline import _Reader
 from auditor.models.findings import Severity
+from auditor.models.tables import TableReader
 from auditor.redact import redact, register
 from auditor.reports.portfolio_report import TenantRow
 
@@ -66,9 +66,9 @@ def load_portfolio(path: Path) -> Portfolio:
         raise ConfigError(f"{path}: cannot read: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    top = _Reader(origin, "", doc)
+    top = TableReader(origin, "", doc)
     top.only({"portfolio", "tenant"})
-    head = _Reader(origin, "portfolio", doc.get("portfolio", {}))
+    head = TableReader(origin, "portfolio", doc.get("portfolio", {}))
     head.only({"title", "concurrency"})
     concurrency = head.number("concurrency", DEFAULT_CONCURRENCY, minimum=1)
     if concurrency > MAX_CONCURRENCY:
@@ -78,7 +78,7 @@ def load_portfolio(path: Path) -> Portfolio:
         raise ConfigError(f"{origin}: tenant: list at least one tenant ([[tenant]] with name and baseline)")
     tenants, folders = [], set()
     for i, table in enumerate(raw):
-        r = _Reader(origin, f"tenant[{i}]", table)
+        r = TableReader(origin, f"tenant[{i}]", table)
         r.only({"name", "baseline", "secret_env", "psrp_password_env"})
         name = r.text("name", required=True).strip()
         folder = _folder(name)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor.errors import ConfigError
+from auditor.models.tables import TableReader
 
 GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 CHECK_ID_RE = re.compile(r"^[A-Z]+-\d{3}$")
@@ -124,86 +125,11 @@ class Baseline:
     report: ReportConfig
 
 
-_CHOICES = {
-    ("exchange", "transport"): ("psrp", "rest", "none"),
-    ("exchange", "auth"): ("negotiate", "kerberos", "ntlm", "basic", "certificate", "credssp"),
-    ("exchange", "encryption"): ("auto", "always", "never"),
-    ("exchange", "connect"): ("jump-host", "direct"),
-    ("integration", "access_model"): ("policy", "rbac"),
-}
-
-
-class _Reader:
-    """Typed access to one TOML table, with errors naming file and key."""
-
-    def __init__(self, origin: str, prefix: str, table: Any) -> None:
-        self.origin, self.prefix = origin, prefix
-        if not isinstance(table, dict):
-            raise self.error("", "must be a table")
-        self.table = table
-
-    def error(self, key: str, problem: str) -> ConfigError:
-        where = f"{self.prefix}.{key}" if key and self.prefix else (key or self.prefix)
-        return ConfigError(f"{self.origin}: {where}: {problem}")
-
-    def only(self, keys: set[str]) -> None:
-        for key in self.table:
-            if key not in keys:
-                raise self.error(key, f"unknown key (known keys: {', '.join(sorted(keys))})")
-
-    def get(self, key: str, kind: type | tuple[type, ...], default: Any = None, required: bool = False) -> Any:
-        if key not in self.table:
-            if required:
-                raise self.error(key, "is required")
-            return default
-        value = self.table[key]
-        # TOML booleans are ints in Python: reject them where a number is expected.
-        if isinstance(value, bool) and kind in (int, float, (int, float)):
-            raise self.error(key, f"must be a number, not {str(value).lower()}")
-        if kind is float:
-            kind = (int, float)
-        if not isinstance(value, kind):
-            raise self.error(key, f"must be {_kind_name(kind)}, not {_kind_name(type(value))}")
-        return value
-
-    def text(self, key: str, default: str = "", required: bool = False) -> str:
-        value = self.get(key, str, default, required)
-        if required and not value.strip():
-            raise self.error(key, "must not be empty")
-        return value
-
-    def choice(self, key: str, family: str, default: str) -> str:
-        value = self.text(key, default)
-        allowed = _CHOICES[(family, key)]
-        if value not in allowed:
-            raise self.error(key, f"{value!r} is not one of {', '.join(allowed)}")
-        return value
-
-    def number(self, key: str, default: float, minimum: float = 0, integer: bool = True) -> Any:
-        value = self.get(key, int if integer else float, default)
-        if value < minimum:
-            raise self.error(key, f"must be at least {minimum:g}")
-        return value
-
-    def strings(self, key: str, default: tuple[str, ...] | None = (), required: bool = False) -> Any:
-        value = self.get(key, list, None, required)
-        if value is None:
-            return default
-        for i, item in enumerate(value):
-            if not isinstance(item, str) or not item.strip():
-                raise self.error(f"{key}[{i}]", "must be a non-empty string")
-        return tuple(value)
-
-    def flag(self, key: str, default: bool) -> bool:
-        return bool(self.get(key, bool, default))
-
-
-def _kind_name(kind: Any) -> str:
-    names = {str: "a string", int: "an integer", float: "a number", bool: "true or false", list: "a list",
-             dict: "a table", date: "a date"}
-    if isinstance(kind, tuple):
-        return " or ".join(dict.fromkeys(names.get(k, k.__name__) for k in kind))
-    return names.get(kind, kind.__name__)
+TRANSPORTS = ("psrp", "rest", "none")
+PSRP_AUTH = ("negotiate", "kerberos", "ntlm", "basic", "certificate", "credssp")
+ENCRYPTION = ("auto", "always", "never")
+CONNECT_MODES = ("jump-host", "direct")
+ACCESS_MODELS = ("policy", "rbac")
 
 
 TOP_LEVEL = {"tenant", "auth", "exchange", "policy", "integration", "sweep", "waiver", "history", "report"}
@@ -230,25 +156,25 @@ def parse_baseline(text: str, origin: str = "baseline", sha256: str = "") -> Bas
         raise ConfigError(f"{origin}: not valid TOML: {exc}") from None
     except RecursionError:  # tomllib parses nested arrays recursively
         raise ConfigError(f"{origin}: not valid TOML: arrays or tables nested too deeply") from None
-    top = _Reader(origin, "", doc)
+    top = TableReader(origin, "", doc)
     top.only(TOP_LEVEL)
     integrations = _integrations(origin, doc.get("integration", []))
     return Baseline(
         source=origin,
         sha256=sha256 or hashlib.sha256(text.encode("utf-8")).hexdigest(),
-        tenant=_tenant(_Reader(origin, "tenant", doc.get("tenant", {}))),
-        auth=_auth(_Reader(origin, "auth", doc.get("auth", {}))),
-        exchange=_exchange(_Reader(origin, "exchange", doc.get("exchange", {}))),
-        policy=_policy(_Reader(origin, "policy", doc.get("policy", {}))),
+        tenant=_tenant(TableReader(origin, "tenant", doc.get("tenant", {}))),
+        auth=_auth(TableReader(origin, "auth", doc.get("auth", {}))),
+        exchange=_exchange(TableReader(origin, "exchange", doc.get("exchange", {}))),
+        policy=_policy(TableReader(origin, "policy", doc.get("policy", {}))),
         integrations=integrations,
-        sweep=_sweep(_Reader(origin, "sweep", doc.get("sweep", {}))),
+        sweep=_sweep(TableReader(origin, "sweep", doc.get("sweep", {}))),
         waivers=_waivers(origin, doc.get("waiver", [])),
-        history=_history(_Reader(origin, "history", doc.get("history", {}))),
-        report=_report(_Reader(origin, "report", doc.get("report", {}))),
+        history=_history(TableReader(origin, "history", doc.get("history", {}))),
+        report=_report(TableReader(origin, "report", doc.get("report", {}))),
     )
 
 
-def _tenant(r: _Reader) -> TenantConfig:
+def _tenant(r: TableReader) -> TenantConfig:
     r.only({"id", "domain", "name"})
     tenant_id = r.text("id")
     if tenant_id and not GUID_RE.match(tenant_id):
@@ -256,7 +182,7 @@ def _tenant(r: _Reader) -> TenantConfig:
     return TenantConfig(id=tenant_id.lower(), domain=r.text("domain"), name=r.text("name"))
 
 
-def _auth(r: _Reader) -> AuthConfig:
+def _auth(r: TableReader) -> AuthConfig:
     r.only({"client_id", "certificate", "certificate_password_env", "authority", "graph_endpoint",
             "exchange_resource", "ca_bundle", "timeout_s"})
     client_id = r.text("client_id")
@@ -279,7 +205,7 @@ def _auth(r: _Reader) -> AuthConfig:
     )
 
 
-def _exchange(r: _Reader) -> ExchangeConfig:
+def _exchange(r: TableReader) -> ExchangeConfig:
     r.only({"transport", "server", "port", "ssl", "path", "auth", "encryption", "username",
             "configuration_name", "connect", "operation_timeout_s", "pools", "rest_endpoint"})
     d = ExchangeConfig()
@@ -287,23 +213,23 @@ def _exchange(r: _Reader) -> ExchangeConfig:
     if port > 65535:
         raise r.error("port", "must be at most 65535")
     return ExchangeConfig(
-        transport=r.choice("transport", "exchange", d.transport),
+        transport=r.choice("transport", TRANSPORTS, d.transport),
         server=r.text("server"),
         port=port,
         ssl=r.flag("ssl", d.ssl),
         path=r.text("path", d.path),
-        auth=r.choice("auth", "exchange", d.auth),
-        encryption=r.choice("encryption", "exchange", d.encryption),
+        auth=r.choice("auth", PSRP_AUTH, d.auth),
+        encryption=r.choice("encryption", ENCRYPTION, d.encryption),
         username=r.text("username"),
         configuration_name=r.text("configuration_name", d.configuration_name),
-        connect=r.choice("connect", "exchange", d.connect),
+        connect=r.choice("connect", CONNECT_MODES, d.connect),
         operation_timeout_s=float(r.number("operation_timeout_s", d.operation_timeout_s, 1, integer=False)),
         pools=r.number("pools", d.pools, minimum=1),
         rest_endpoint=r.text("rest_endpoint", d.rest_endpoint).rstrip("/"),
     )
 
 
-def _policy(r: _Reader) -> PolicyConfig:
+def _policy(r: TableReader) -> PolicyConfig:
     r.only({"credential_warning_days", "max_secret_lifetime_days", "canary_sample_size"})
     d = PolicyConfig()
     return PolicyConfig(
@@ -323,7 +249,7 @@ def _integrations(origin: str, raw: Any) -> tuple[Integration, ...]:
     out: list[Integration] = []
     seen: set[str] = set()
     for i, table in enumerate(raw):
-        r = _Reader(origin, f"integration[{i}]", table)
+        r = TableReader(origin, f"integration[{i}]", table)
         r.only(INTEGRATION_KEYS)
         name = r.text("name", required=True)
         if name in seen:
@@ -333,7 +259,7 @@ def _integrations(origin: str, raw: Any) -> tuple[Integration, ...]:
         app_id = r.text("app_id", required=True)
         if not GUID_RE.match(app_id):
             raise r.error("app_id", f"{app_id!r} is not a GUID (the Application (client) ID)")
-        access_model = r.choice("access_model", "integration", "policy")
+        access_model = r.choice("access_model", ACCESS_MODELS, "policy")
         scope_group = r.text("scope_group")
         if access_model == "policy" and not scope_group.strip():
             raise r.error("scope_group", 'is required when access_model is "policy"')
@@ -357,7 +283,7 @@ def _integrations(origin: str, raw: Any) -> tuple[Integration, ...]:
     return tuple(out)
 
 
-def _sweep(r: _Reader) -> SweepConfig:
+def _sweep(r: TableReader) -> SweepConfig:
     r.only({"enabled", "include_microsoft_apps", "allowed_privileged"})
     allowed = r.strings("allowed_privileged")
     for i, app_id in enumerate(allowed):
@@ -375,7 +301,7 @@ def _waivers(origin: str, raw: Any) -> tuple[Waiver, ...]:
         raise ConfigError(f"{origin}: waiver: must be an array of tables ([[waiver]])")
     out = []
     for i, table in enumerate(raw):
-        r = _Reader(origin, f"waiver[{i}]", table)
+        r = TableReader(origin, f"waiver[{i}]", table)
         r.only({"check", "resource", "reason", "expires"})
         check_id = r.text("check", required=True)
         if not CHECK_ID_RE.match(check_id):
@@ -393,11 +319,11 @@ def _waivers(origin: str, raw: Any) -> tuple[Waiver, ...]:
     return tuple(out)
 
 
-def _history(r: _Reader) -> HistoryConfig:
+def _history(r: TableReader) -> HistoryConfig:
     r.only({"path"})
     return HistoryConfig(path=r.text("path"))
 
 
-def _report(r: _Reader) -> ReportConfig:
+def _report(r: TableReader) -> ReportConfig:
     r.only({"title", "organisation"})
     return ReportConfig(title=r.text("title"), organisation=r.text("organisation"))
