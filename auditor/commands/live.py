@@ -193,20 +193,6 @@ def _write_snapshot(snapshot: Snapshot, path: Path) -> None:
     write_atomic(path, snapshot.to_json())
 
 
-def _finish(snapshot: Snapshot, base: Baseline, out: Path, report_formats: list[str], fail_on: Severity,
-            console: Console) -> int:
-    from auditor.pipeline import evaluate_and_report
-
-    console.step("evaluating and writing reports")
-    _write_snapshot(snapshot, out / "snapshot.json")
-    result = evaluate_and_report(snapshot, base, out, report_formats, fail_on=fail_on)
-    console.close()
-    for line in snapshot_problems(snapshot):
-        typer.echo(f"auditor: {line}", err=True)
-    typer.echo(result.summary_line())
-    return result.exit_code(fail_on)
-
-
 def _psrp_password(base: Baseline) -> str | None:
     if base.exchange.transport != "psrp" or base.exchange.auth == "certificate":
         return None

@@ -20,6 +20,7 @@ from auditor.emulator.exchange.cmdlets import ExchangeCmdlets
 from auditor.emulator.exchange.model import Record
 from auditor.emulator.exchange.psrp_session import to_psobject
 from auditor.emulator.tenant import load_tenant
+from tests.emulator_exchange.helpers import demo_cmdlet_records
 
 
 def wire(obj: Any) -> str:
@@ -40,25 +41,12 @@ def same(text: str) -> None:
 
 
 def test_every_cmdlet_output_of_the_demo_tenant_deserialises_as_pypsrp_does():
-    tenant = load_tenant(DEMO_TENANT)
-    cmdlets = ExchangeCmdlets(tenant.id, tenant.doc, tenant.now)
-    app = "e7e4dbfc-046f-4074-9b3b-2ae8f144f59b"
-    calls = [("Get-Mailbox", [("ResultSize", "Unlimited")]), ("Get-EXOMailbox", [("ResultSize", "Unlimited")]),
-             ("Get-Recipient", [("ResultSize", "Unlimited")]), ("Get-DistributionGroup", [("ResultSize", "Unlimited")]),
-             ("Get-DistributionGroupMember", [("Identity", "tickets_group@contoso.com")]),
-             ("Get-ApplicationAccessPolicy", []), ("Get-ServicePrincipal", []), ("Get-ManagementScope", []),
-             ("Get-ManagementRoleAssignment", [("RoleAssigneeType", "ServicePrincipal")]),
-             ("Test-ApplicationAccessPolicy", [("Identity", "support@contoso.com"), ("AppId", app)]),
-             ("Test-ServicePrincipalAuthorization", [("Identity", "cccccccc-0000-4000-8000-000000000003"),
-                                                     ("Resource", "archive@contoso.com")])]
-    seen = 0
-    for name, parameters in calls:
-        for record in cmdlets.invoke(name, parameters).records:
-            text = wire(to_psobject(record))
-            same(text)
-            assert plain_row(OutputSerializer()._output(text)) == plain_row(Serializer().deserialize(text))
-            seen += 1
-    assert seen > 60
+    records = demo_cmdlet_records()
+    for record in records:
+        text = wire(to_psobject(record))
+        same(text)
+        assert plain_row(OutputSerializer()._output(text)) == plain_row(Serializer().deserialize(text))
+    assert len(records) > 60
 
 
 def test_group_lists_become_python_lists():

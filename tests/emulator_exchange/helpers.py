@@ -10,10 +10,13 @@ from urllib.parse import urlsplit
 from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.wsman import WSMan
 
+from auditor.demo import DEMO_TENANT
 from auditor.emulator.exchange import ExchangeService, attach
+from auditor.emulator.exchange.cmdlets import ExchangeCmdlets
+from auditor.emulator.exchange.model import Record
 from auditor.emulator.faults import FaultPlan
 from auditor.emulator.server import EmulatorServer
-from auditor.emulator.tenant import Tenant
+from auditor.emulator.tenant import Tenant, load_tenant
 
 TENANT_ID = "7d3c2a10-5b6e-4f8a-9c1d-2e3f4a5b6c7d"
 DOMAIN = "contoso.onmicrosoft.com"
@@ -237,3 +240,19 @@ def run(pool: RunspacePool, cmdlet: str, *positional: Any, **parameters: Any) ->
 def props(obj: Any) -> dict[str, Any]:
     """Adapted and extended properties of a pypsrp output object, as the collector reads them."""
     return {**obj.adapted_properties, **obj.extended_properties}
+
+
+def demo_cmdlet_records() -> list[Record]:
+    """What every emulated cmdlet answers on the bundled demo tenant (the fast paths are checked against it)."""
+    tenant = load_tenant(DEMO_TENANT)
+    cmdlets = ExchangeCmdlets(tenant.id, tenant.doc, tenant.now)
+    app = "e7e4dbfc-046f-4074-9b3b-2ae8f144f59b"
+    calls = [("Get-Mailbox", [("ResultSize", "Unlimited")]), ("Get-EXOMailbox", [("ResultSize", "Unlimited")]),
+             ("Get-Recipient", [("ResultSize", "Unlimited")]), ("Get-DistributionGroup", [("ResultSize", "Unlimited")]),
+             ("Get-DistributionGroupMember", [("Identity", "tickets_group@contoso.com")]),
+             ("Get-ApplicationAccessPolicy", []), ("Get-ServicePrincipal", []), ("Get-ManagementScope", []),
+             ("Get-ManagementRoleAssignment", [("RoleAssigneeType", "ServicePrincipal")]),
+             ("Test-ApplicationAccessPolicy", [("Identity", "support@contoso.com"), ("AppId", app)]),
+             ("Test-ServicePrincipalAuthorization", [("Identity", "cccccccc-0000-4000-8000-000000000003"),
+                                                     ("Resource", "archive@contoso.com")])]
+    return [r for name, parameters in calls for r in cmdlets.invoke(name, parameters).records]

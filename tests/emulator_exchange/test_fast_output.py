@@ -9,12 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from psrpcore._base import serialize
 
-from auditor.demo import DEMO_TENANT
-from auditor.emulator.exchange.cmdlets import ExchangeCmdlets
 from auditor.emulator.exchange.fast_output import record_xml
 from auditor.emulator.exchange.model import Record
 from auditor.emulator.exchange.psrp_session import to_psobject
-from auditor.emulator.tenant import load_tenant
+from tests.emulator_exchange.helpers import demo_cmdlet_records
 
 
 def psrpcore_xml(record: Record) -> str:
@@ -22,18 +20,7 @@ def psrpcore_xml(record: Record) -> str:
 
 
 def test_every_record_the_demo_tenant_yields_is_written_as_psrpcore_writes_it():
-    tenant = load_tenant(DEMO_TENANT)
-    cmdlets = ExchangeCmdlets(tenant.id, tenant.doc, tenant.now)
-    app = "e7e4dbfc-046f-4074-9b3b-2ae8f144f59b"
-    calls = [("Get-Mailbox", [("ResultSize", "Unlimited")]), ("Get-EXOMailbox", [("ResultSize", "Unlimited")]),
-             ("Get-Recipient", [("ResultSize", "Unlimited")]), ("Get-DistributionGroup", [("ResultSize", "Unlimited")]),
-             ("Get-DistributionGroupMember", [("Identity", "tickets_group@contoso.com")]),
-             ("Get-ApplicationAccessPolicy", []), ("Get-ServicePrincipal", []), ("Get-ManagementScope", []),
-             ("Get-ManagementRoleAssignment", [("RoleAssigneeType", "ServicePrincipal")]),
-             ("Test-ApplicationAccessPolicy", [("Identity", "support@contoso.com"), ("AppId", app)]),
-             ("Test-ServicePrincipalAuthorization", [("Identity", "cccccccc-0000-4000-8000-000000000003"),
-                                                     ("Resource", "archive@contoso.com")])]
-    records = [r for name, parameters in calls for r in cmdlets.invoke(name, parameters).records]
+    records = demo_cmdlet_records()
     assert len(records) > 60
     for record in records:
         assert record_xml(record) == psrpcore_xml(record)
