@@ -26,6 +26,10 @@ FailOnNew = Annotated[bool, typer.Option(
     "tenant and baseline (ERROR still exits 3). Needs history.")]
 
 
+MAX_LIMIT = 1_000_000
+"""`history --limit` at most (an integer SQLite can hold, and more runs than a history keeps)."""
+
+
 class ListFormat(StrEnum):
     table = "table"
     json = "json"
@@ -74,7 +78,8 @@ def finish_run(snapshot: Snapshot, base: Baseline, out: Path, report_formats: li
 
 def history_command(
     tenant: Annotated[str | None, typer.Option("--tenant", "-t", help="Only this tenant (id, domain or name).")] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many runs, most recent first.")] = 20,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=MAX_LIMIT,
+                                          help="How many runs, most recent first.")] = 20,
     history: HistoryOption = None,
     fmt: Annotated[ListFormat, typer.Option("--format", "-f", help="table or json.")] = ListFormat.table,
 ) -> int:

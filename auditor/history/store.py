@@ -25,6 +25,7 @@ from auditor.models.findings import Finding, FindingsDocument, Severity, Status
 from auditor.redact import redact
 
 SCHEMA_VERSION = 1
+SQLITE_MAX_INT = 2**63 - 1
 BUSY_TIMEOUT_S = 30.0
 """How long a writer waits for another run's transaction before giving up."""
 
@@ -141,7 +142,7 @@ class HistoryStore:
         condition = f"WHERE {' AND '.join(where)}" if where else ""
         sql = f"SELECT {_RUN_COLUMNS} FROM runs {condition} ORDER BY id DESC LIMIT ?"
         with self._reading() as con:
-            return [_run(row) for row in con.execute(sql, (*args, limit))]
+            return [_run(row) for row in con.execute(sql, (*args, min(limit, SQLITE_MAX_INT)))]
 
     def previous(self, tenant_id: str, baseline_file: str) -> StoredRun | None:
         """The latest recorded run of this tenant with a baseline of this file name."""
@@ -151,8 +152,10 @@ class HistoryStore:
         return _run(row) if row else None
 
     def run(self, run_id: int) -> StoredRun:
-        with self._reading() as con:
-            row = con.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
+        row = None
+        if 0 <= run_id <= SQLITE_MAX_INT:  # a larger id cannot be stored (and sqlite3 would raise OverflowError)
+            with self._reading() as con:
+                row = con.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
             raise InputError(f"{self.path}: no run {run_id} in the history (see `auditor history`)")
         return _run(row)
