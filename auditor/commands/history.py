@@ -70,8 +70,6 @@ def finish_run(snapshot: Snapshot, base: Baseline, out: Path, report_formats: li
         typer.echo(f"auditor: {line}", err=True)
     for line in result.notes():
         typer.echo(f"auditor: {line}", err=True)
-    if store is not None and result.run_id is None:
-        typer.echo("auditor: history: this run was not recorded (nothing was collected)", err=True)
     typer.echo(result.summary_line())
     return result.exit_code(fail_on, only_new=fail_on_new)
 
