@@ -166,9 +166,11 @@ def _name(ref: RunRef) -> str:
 
 
 def _describe(old: RunRef, new: RunRef, drift: Drift) -> list[str]:
-    lines = [f"{_name(old)} ({old.collected_at}) -> {_name(new)} ({new.collected_at})"]
+    from auditor.terminal import one_line
+
+    lines = [one_line(f"{_name(old)} ({old.collected_at}) -> {_name(new)} ({new.collected_at})")]
     if old.tenant_id != new.tenant_id:
-        lines.append(f"note: different tenants ({old.tenant_id} and {new.tenant_id})")
+        lines.append(one_line(f"note: different tenants ({old.tenant_id} and {new.tenant_id})"))
     lines.append(f"{len(drift.new)} new, {len(drift.resolved)} resolved, {len(drift.changed)} changed, "
                  f"{drift.unchanged} unchanged")
     for label, entries in (("NEW", drift.new), ("RESOLVED", drift.resolved), ("CHANGED", drift.changed)):
@@ -177,7 +179,10 @@ def _describe(old: RunRef, new: RunRef, drift: Drift) -> list[str]:
 
 
 def _line(e: DriftEntry) -> str:
+    from auditor.terminal import one_line
+
     before = e.before.value if e.before else "absent"
     after = e.after.value if e.after else "absent"
-    where = e.integration or "tenant"
-    return f"{before} -> {after}  {e.severity.value:<8} {e.check_id:<11} {where}: {e.resource}: {e.message}"
+    where = one_line(e.integration or "tenant")
+    return (f"{before} -> {after}  {e.severity.value:<8} {one_line(e.check_id):<11} {where}: {one_line(e.resource)}: "
+            f"{one_line(e.message)}")
