@@ -211,6 +211,9 @@ def _require_live_settings(base: Baseline) -> None:
         missing.append("tenant.domain")
     if missing:
         raise ConfigError(f"{base.source}: {', '.join(missing)}: required for a live run")
+    from auditor.collect.cabundle import check_ca_bundle
+
+    check_ca_bundle(base.auth.ca_bundle)
 
 
 def snapshot_problems(snapshot: Snapshot) -> list[str]:
