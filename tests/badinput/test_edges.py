@@ -56,6 +56,27 @@ def test_a_findings_file_collected_at_the_end_of_the_calendar_is_refused(moment:
         refused("findings", code, stdout, err, out, "collected_at")
 
 
+@pytest.mark.parametrize("days", [999_999_999_999, -999_999_999_999])
+def test_a_findings_file_with_a_huge_warning_window_is_rendered(days: int) -> None:
+    """The window CRED-002 recorded in its evidence draws the report's "expiring" marks: a number no run could
+    have used (the baseline allows 0 to 3650) is ignored, not added to a date."""
+    with workspace() as folder:
+        code, _, err = run_cli("evaluate", str(SNAPSHOT), "--baseline", str(BASELINE), "--out", str(folder),
+                               "--format", "json")
+        doc = json.loads((folder / "findings.json").read_text(encoding="utf-8"))
+        touched = 0
+        for finding in doc["findings"]:
+            if "warning_days" in (finding.get("evidence") or {}):
+                finding["evidence"]["warning_days"] = days
+                touched += 1
+        assert touched
+        (folder / "findings.json").write_text(json.dumps(doc), encoding="utf-8")
+        out = folder / "out"
+        code, stdout, err = run_cli("report", str(folder / "findings.json"), "--out", str(out))
+        judge("findings", code, stdout, err, out, REPORTS)
+        assert code == 0, err
+
+
 def _with_credential_dates(text: str, start: str, end: str) -> str:
     text = re.sub(r'"startDateTime": "[^"]*"', f'"startDateTime": "{start}"', text, count=1)
     return re.sub(r'"endDateTime": "[^"]*"', f'"endDateTime": "{end}"', text, count=1)
