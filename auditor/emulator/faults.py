@@ -75,7 +75,7 @@ def _convert(key: str, raw: str) -> object:
     except ValueError:
         raise ConfigError(f"fault plan: bad value for '{key}': {raw!r}") from None
     if not lo <= number <= hi:  # also refuses nan and inf
-        raise ConfigError(f"fault plan: '{key}' must be from {lo} to {hi}, not {raw!r}")
+        raise ConfigError(f"fault plan: bad value for '{key}': {raw!r} (from {lo} to {hi})")
     return number
 
 
