@@ -10,10 +10,10 @@ from typing import Annotated
 import typer
 
 from auditor.console import Console
-from auditor.errors import ConfigError, InputError
+from auditor.errors import ConfigError
 from auditor.history.store import HistoryStore
 from auditor.models.baseline import Baseline
-from auditor.models.findings import Drift, DriftEntry, Finding, FindingsDocument, RunRef, Severity, Status
+from auditor.models.findings import Drift, DriftEntry, Finding, RunRef, Severity, Status
 from auditor.models.snapshot import Snapshot
 
 HistoryOption = Annotated[Path | None, typer.Option(
@@ -145,17 +145,10 @@ def _load(arg: str, store: HistoryStore | None) -> tuple[RunRef, tuple[Finding, 
         ref = RunRef(collected_at=run.collected_at, tenant_id=run.tenant_id, baseline_file=run.baseline_file,
                      run_id=run.id)
         return ref, store.findings(run.id)
+    from auditor.models.findings_file import load_findings
+
     path = Path(arg)
-    try:
-        doc = FindingsDocument.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except FileNotFoundError:
-        raise InputError(f"{arg}: no such file, and not a history run id") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{arg}: cannot read: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{arg}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise InputError(f"{arg}: not a findings.json document ({type(exc).__name__}: {exc})") from None
+    doc = load_findings(path, missing="no such file, and not a history run id")
     ref = RunRef(collected_at=doc.run.collected_at, tenant_id=doc.run.tenant_id, baseline_file=doc.run.baseline_file,
                  source=str(path))
     return ref, doc.findings

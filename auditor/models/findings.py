@@ -360,3 +360,4 @@ class FindingsDocument:
                    waivers=tuple(WaiverState.from_dict(w) for w in doc.get("waivers") or ()),
                    drift=Drift.from_dict(drift) if drift is not None else None,
                    trend=tuple(TrendPoint.from_dict(p) for p in (doc.get("history") or {}).get("trend") or ()))
+
