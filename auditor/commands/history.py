@@ -100,6 +100,9 @@ def history_command(
         rows.append([str(r.id), r.collected_at, r.tenant_name or r.tenant_domain or r.tenant_id, r.baseline_file,
                      *(str(r.failures(s)) for s in Severity), str(r.count(Status.FAIL)), str(r.count(Status.ERROR)),
                      str(r.count(Status.WAIVED)), str(drift.get("new", "-")), str(drift.get("resolved", "-"))])
+    from auditor.terminal import one_line
+
+    rows = [[one_line(cell) for cell in row] for row in rows]  # a tenant name cannot start a row of its own
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     for row in rows:
         typer.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())

@@ -113,3 +113,23 @@ def test_a_tenant_value_cannot_forge_a_line_in_diff_output(breaker: str, tmp_pat
     assert all(sep not in out for sep in ("\u2028", "\u2029", "\u0085", "\x0b", "\x0c", "\r"))
     FIGURES["injection_values"] += 1
     FIGURES["injection_outputs"] += 1
+
+
+@pytest.mark.parametrize("breaker", LINE_BREAKERS, ids=["LF", "CRLF", "LS", "PS", "NEL", "VT", "FF"])
+def test_a_tenant_name_cannot_forge_a_row_in_the_history_listing(breaker: str, tmp_path: Path) -> None:
+    import sqlite3
+
+    from auditor.history.store import HistoryStore
+    from tests.history.support import document
+
+    path = tmp_path / "h.sqlite"
+    doc = document()
+    forged = f"Contoso{breaker}99   2030-01-01T00:00:00Z  Fabrikam  b.toml  0  0  0  0  0  0  0  0  0  0"
+    HistoryStore(path).record(doc)
+    with sqlite3.connect(path) as con:
+        con.execute("UPDATE runs SET tenant_name = ?", (forged,))
+    code, out, err = run_cli("history", "--history", str(path))
+    assert code == 0, err
+    assert len(out.splitlines()) == 2 and not any(line.startswith("99") for line in out.splitlines()), out
+    FIGURES["injection_values"] += 1
+    FIGURES["injection_outputs"] += 1
