@@ -222,3 +222,14 @@ def test_a_bad_fault_spec_is_refused_with_one_line(command: str, spec: str, nami
         code, stdout, err = run_cli(command, "--faults", spec, *(("--out", str(out), "--quiet")
                                                                 if command == "demo" else ()))
         refused("faults", code, stdout, err, out, naming)
+
+
+def test_every_numeric_fault_key_has_a_documented_range() -> None:
+    import dataclasses
+
+    from auditor.emulator.faults import RANGES, FaultPlan
+
+    plan = FaultPlan()
+    numeric = {f.name for f in dataclasses.fields(FaultPlan)
+               if f.name != "psrp_fail" and not isinstance(getattr(plan, f.name), bool)}
+    assert numeric == set(RANGES)
