@@ -153,11 +153,11 @@ class GraphApi:
             )
         if method != "GET":
             raise GraphError(405, "Request_BadRequest", "Specified HTTP method is not allowed for the request target.")
-        if not claims.roles & route.roles:
+        if not claims.roles & route.roles:  # Microsoft's table for this route: graph_permissions.TABLE
             raise GraphError(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
         params = {k: v for k, v in match.groupdict().items() if v is not None}
         advanced = (headers.get("ConsistencyLevel") or "").lower() == "eventual"
-        call = Call(path, QueryOptions.parse(query), params, advanced)
+        call = Call(path, QueryOptions.parse(query), params, advanced, claims.roles)
         handler: Callable[[Call], dict[str, Any]] = getattr(self.resources, route.handler)
         return handler(call)
 
