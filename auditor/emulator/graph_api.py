@@ -37,6 +37,7 @@ class GraphApi:
         self.faults = faults
         self.base_url = base_url
         self.resources = GraphResources(tenant, base_url)
+        self.failed_dependency_envelopes = 0  # $batch envelopes answered 424 (fault plan batch_424)
 
     # -- dispatch -------------------------------------------------------------------------------
 
@@ -74,7 +75,15 @@ class GraphApi:
                 payload = self._execute(method, path, query, route, match, claims, headers)
         except GraphError as exc:
             return self._error(exc.status, exc.code, exc.message, ids, exc.headers)
-        return Reply(200, self._headers(ids), json.dumps(payload).encode())
+        return Reply(self._status(is_batch, payload), self._headers(ids), json.dumps(payload).encode())
+
+    def _status(self, is_batch: bool, payload: dict[str, Any]) -> int:
+        """200, or 424 for a $batch envelope holding a throttled item when the plan says so."""
+        throttled = is_batch and any(item["status"] == 429 for item in payload["responses"])
+        if throttled and self.faults.plan.batch_424:
+            self.failed_dependency_envelopes += 1
+            return 424
+        return 200
 
     def _match(self, path: str) -> tuple[Route | None, re.Match[str] | None]:
         for route in self.resources.routes:
