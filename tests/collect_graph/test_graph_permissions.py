@@ -147,3 +147,11 @@ def test_owners_without_user_read_come_back_limited_and_own001_is_an_error_namin
     for name in ("Contact Center", "Ticketing"):
         assert own[name].status is Status.ERROR
         assert "limited information" in own[name].message and "User.Read.All" in own[name].message
+
+
+def test_every_row_of_the_emulators_table_is_cited_in_the_microsoft_facts():
+    facts = (Path(__file__).resolve().parents[2] / "docs" / "microsoft-facts.md").read_text(encoding="utf-8")
+    graph = facts[facts.index("## Microsoft Graph"):]
+    for row in TABLE:
+        assert row.page in graph, row.route
+        assert all(f"`{p}`" in graph for p in row.least if row.route in ("/oauth2PermissionGrants", "/users"))
