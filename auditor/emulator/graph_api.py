@@ -37,7 +37,7 @@ class GraphApi:
         self.faults = faults
         self.base_url = base_url
         self.resources = GraphResources(tenant, base_url)
-        self.failed_dependency_envelopes = 0  # $batch envelopes answered 424 (fault plan batch_424)
+        self.failed_dependency_envelopes = 0  # $batch envelopes answered 424 (fault plan batch_failed_dependency)
 
     # -- dispatch -------------------------------------------------------------------------------
 
@@ -80,7 +80,7 @@ class GraphApi:
     def _status(self, is_batch: bool, payload: dict[str, Any]) -> int:
         """200, or 424 for a $batch envelope holding a throttled item when the plan says so."""
         throttled = is_batch and any(item["status"] == 429 for item in payload["responses"])
-        if throttled and self.faults.plan.batch_424:
+        if throttled and self.faults.plan.batch_failed_dependency:
             self.failed_dependency_envelopes += 1
             return 424
         return 200

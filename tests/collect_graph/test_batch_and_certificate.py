@@ -20,7 +20,7 @@ from tests.make_demo_tenant import AUDITOR
 
 
 def test_a_424_envelope_with_throttled_items_is_recovered_with_identical_evidence(clean_snapshot):
-    plan = FaultPlan(seed=5, throttle_every=3, retry_after_s=0, batch_424=True)
+    plan = FaultPlan(seed=5, throttle_every=3, retry_after_s=0, batch_failed_dependency=True)
     with emulated(faults=plan) as (server, base, settings):
         settings.retry = RetryPolicy(max_attempts=8, base_backoff_s=0.01)
         snapshot = collect(base, settings)
@@ -29,9 +29,9 @@ def test_a_424_envelope_with_throttled_items_is_recovered_with_identical_evidenc
     assert graph_only(snapshot) == graph_only(clean_snapshot)
 
 
-def test_batch_424_is_a_fault_plan_key():
-    assert FaultPlan.parse("throttle_every=4,batch_424=1").batch_424 is True
-    assert FaultPlan().batch_424 is False
+def test_batch_failed_dependency_is_a_fault_plan_key():
+    assert FaultPlan.parse("throttle_every=4,batch_failed_dependency=1").batch_failed_dependency is True
+    assert FaultPlan().batch_failed_dependency is False
 
 
 def _certificate() -> tuple[str, str]:
