@@ -21,7 +21,15 @@ from auditor.emulator.faults import FaultPlan
 from auditor.emulator.server import EmulatorServer
 from auditor.emulator.tenant import Tenant, load_tenant
 from auditor.errors import TenantFileError
-from auditor.models.baseline import AuthConfig, Baseline, ExchangeConfig, TenantConfig
+from auditor.models.baseline import (
+    AuthConfig,
+    Baseline,
+    ExchangeAuth,
+    ExchangeConfig,
+    ExchangeConnect,
+    ExchangeEncryption,
+    TenantConfig,
+)
 from auditor.samples import SAMPLES_DIR
 
 DEMO_TENANT = SAMPLES_DIR / "tenants" / "demo.json"
@@ -57,9 +65,9 @@ def emulator_baseline(base: Baseline, server: EmulatorServer) -> Baseline:
         auth=AuthConfig(client_id=client["appId"], authority=server.base_url, graph_endpoint=server.base_url,
                         exchange_resource=EXCHANGE_AUDIENCE, ca_bundle=server.ca_path, timeout_s=base.auth.timeout_s),
         exchange=ExchangeConfig(
-            transport="none" if base.exchange.transport == "none" else base.exchange.transport, server=host,
-            port=int(port), ssl=True, path="wsman", auth="basic", encryption="auto",
-            username=str(jump.get("username", "")), configuration_name="Microsoft.PowerShell", connect="jump-host",
+            transport=base.exchange.transport, server=host, port=int(port), ssl=True, path="wsman",
+            auth=ExchangeAuth.BASIC, encryption=ExchangeEncryption.AUTO, username=str(jump.get("username", "")),
+            configuration_name="Microsoft.PowerShell", connect=ExchangeConnect.JUMP_HOST,
             operation_timeout_s=base.exchange.operation_timeout_s, pools=base.exchange.pools,
             rest_endpoint=f"{server.base_url}/adminapi/beta"),
     )

@@ -22,7 +22,7 @@ from auditor.collect.auth import Credentials, TokenSource, is_known_cloud
 from auditor.collect.graph import GraphCollector
 from auditor.collect.http import GraphClient, RetryPolicy, VerifyingSession
 from auditor.errors import CollectionError
-from auditor.models.baseline import Baseline
+from auditor.models.baseline import Baseline, ExchangeTransport
 from auditor.models.snapshot import SCHEMA_VERSION, SECTION_NAMES, Section, SectionStatus, Snapshot
 
 log = logging.getLogger("auditor.collect")
@@ -87,7 +87,7 @@ def collect(baseline: Baseline, settings: CollectionSettings, exchange: Exchange
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="exchange") as background:
         if parallel:
             exchange_f = background.submit(_read_exchange, baseline, settings, exchange, tokens)
-        reads_exchange = exchange is not None and baseline.exchange.transport != "none"
+        reads_exchange = exchange is not None and baseline.exchange.transport is not ExchangeTransport.NONE
         settings.progress("reading Microsoft Graph" + (" and Exchange Online" if reads_exchange else ""))
         started = time.monotonic()
         client = GraphClient(session, auth.graph_endpoint, lambda: tokens.token(scope), auth.timeout_s,
@@ -111,7 +111,7 @@ def _read_exchange(baseline: Baseline, settings: CollectionSettings, exchange: E
                    tokens: TokenSource) -> tuple[dict[str, Section], dict[str, Any], str | None]:
     """The Exchange sections and run facts, and the line to show when done (None when not read)."""
     exchange_names = [n for n in SECTION_NAMES if n.startswith("exchange.")] + ["canaries"]
-    if baseline.exchange.transport == "none":
+    if baseline.exchange.transport is ExchangeTransport.NONE:
         reason = 'Exchange collection is switched off ([exchange] transport = "none")'
         return {n: Section(n, "exo", SectionStatus.NOT_COLLECTED, reason) for n in exchange_names}, {}, None
     if exchange is None:
