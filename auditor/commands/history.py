@@ -12,7 +12,7 @@ import typer
 
 from auditor.errors import InputError
 from auditor.history.store import HistoryStore
-from auditor.models.findings import Drift, DriftEntry, Finding, FindingsDocument, RunRef, Severity, Status
+from auditor.models.findings import Drift, DriftEntry, Finding, RunRef, Severity, Status, load_findings
 
 HistoryOption = Annotated[Path | None, typer.Option(
     "--history", help="The run history (a SQLite file). Default: history.path in the baseline, else "
@@ -100,16 +100,9 @@ def _load(arg: str, store: HistoryStore | None) -> tuple[RunRef, tuple[Finding, 
                      run_id=run.id)
         return ref, store.findings(run.id)
     path = Path(arg)
-    try:
-        doc = FindingsDocument.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except FileNotFoundError:
-        raise InputError(f"{arg}: no such file, and not a history run id") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{arg}: cannot read: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{arg}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise InputError(f"{arg}: not a findings.json document ({type(exc).__name__}: {exc})") from None
+    if not path.exists():
+        raise InputError(f"{arg}: no such file, and not a history run id")
+    doc = load_findings(path)
     ref = RunRef(collected_at=doc.run.collected_at, tenant_id=doc.run.tenant_id, baseline_file=doc.run.baseline_file,
                  source=str(path))
     return ref, doc.findings
