@@ -21,6 +21,7 @@ from auditor import __version__
 from auditor.collect.auth import Credentials, TokenSource, is_known_cloud
 from auditor.collect.graph import GraphCollector
 from auditor.collect.http import GraphClient, RetryPolicy, VerifyingSession
+from auditor.collect.tls import verification
 from auditor.errors import CollectionError
 from auditor.models.baseline import Baseline, ExchangeTransport
 from auditor.models.snapshot import SCHEMA_VERSION, SECTION_NAMES, Section, SectionStatus, Snapshot
@@ -63,8 +64,7 @@ def collect(baseline: Baseline, settings: CollectionSettings, exchange: Exchange
     Graph, then Exchange, as a one-thing-at-a-time collector would."""
     collected_at = datetime.now(UTC).replace(microsecond=0)
     auth = baseline.auth
-    # Verification stays on unless the user passed --insecure-skip-tls-verify (settings.verify_tls False).
-    session = VerifyingSession(verify=(auth.ca_bundle or True) if settings.verify_tls else settings.verify_tls)
+    session = VerifyingSession(verify=verification(auth.ca_bundle, settings.verify_tls))
     if not settings.verify_tls:
         warnings.simplefilter("ignore", InsecureRequestWarning)
     facts: dict[str, Any] = {"graph_endpoint": auth.graph_endpoint, "exchange_transport": baseline.exchange.transport}
