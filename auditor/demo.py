@@ -15,6 +15,7 @@ from pathlib import Path
 
 from auditor.collect.auth import Credentials
 from auditor.collect.run import CollectionSettings
+from auditor.emulator.ca import CertPaths
 from auditor.emulator.exchange import attach
 from auditor.emulator.exchange.rest import attach_rest
 from auditor.emulator.faults import FaultPlan
@@ -39,12 +40,13 @@ EXCHANGE_AUDIENCE = "https://outlook.office365.com"
 
 @contextmanager
 def running_emulator(tenant_file: Path, faults: FaultPlan | None = None, port: int = 0,
-                     now: datetime | None = None) -> Iterator[EmulatorServer]:
-    """`now` pins the emulator's clock (relative dates in the tenant file), for runs compared byte for byte."""
+                     now: datetime | None = None, certs: CertPaths | None = None) -> Iterator[EmulatorServer]:
+    """`now` pins the emulator's clock (relative dates in the tenant file), for runs compared byte for byte;
+    `certs` are kept ones (`auditor emulator --state-dir`), else each start makes a throwaway CA."""
     tenant = load_tenant(tenant_file, now)
     if not tenant.doc["emulator"]["clients"]:
         raise TenantFileError(f"{tenant_file}: emulator.clients: needs at least one client for the auditor")
-    server = EmulatorServer(tenant, faults, port=port).start()
+    server = EmulatorServer(tenant, faults, port=port, certs=certs).start()
     try:
         exchange = attach(server, mode="jump-host")
         attach_rest(server, exchange.cmdlets)  # one cmdlet layer behind both transports

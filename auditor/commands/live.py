@@ -5,7 +5,11 @@ They parse options and print; the run itself (settings, secrets, history, report
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
@@ -140,16 +144,29 @@ def demo_command(
 def emulator_command(
     tenant: Annotated[Path | None, typer.Option("--tenant", "-t", help="Tenant file (default: the bundled demo "
                                                 "tenant).")] = None,
-    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (0: any free port).")] = 0,
+    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (0: any free port, or the one kept in "
+                                      "--state-dir).")] = 0,
     faults: Annotated[str | None, typer.Option("--faults", help="Fault injection, as for `auditor demo`.")] = None,
+    state_dir: Annotated[Path | None, typer.Option(
+        "--state-dir", help="Keep the CA, keys and port here (made 0700) across restarts, so a baseline written "
+        "for this emulator stays valid. Without it each start makes a new CA and port.",
+        show_default=False)] = None,
 ) -> int:
-    """Serve the tenant emulator in the foreground; print its endpoints and a baseline that points at it."""
+    """Serve the tenant emulator in the foreground; print its endpoints and a baseline that points at it.
+    Ctrl+C or SIGTERM stops it and removes its throwaway keys."""
     from auditor.demo import DEMO_TENANT, baseline_toml, running_emulator
     from auditor.emulator.faults import FaultPlan
+    from auditor.emulator.state import keep_port, open_state
 
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"--port {port}: must be 1 to 65535 (or 0: any free port)")
     plan = FaultPlan.parse(faults) if faults else None
     source = tenant or DEMO_TENANT
-    with running_emulator(source, plan, port=port) as server:
+    state = open_state(state_dir) if state_dir is not None else None
+    with _signals_stop_like_ctrl_c(), running_emulator(
+            source, plan, port=port or (state.port if state else 0), certs=state.certs if state else None) as server:
+        if state is not None:
+            keep_port(state, server.port)
         typer.echo(f"# tenant emulator for {server.tenant.display_name} ({server.tenant.id})")
         typer.echo(f"# Entra authority: {server.authority}")
         typer.echo(f"# Graph:           {server.base_url}/v1.0")
@@ -167,6 +184,28 @@ def emulator_command(
         except KeyboardInterrupt:
             typer.echo("# stopped", err=True)
     return 0
+
+
+@contextmanager
+def _signals_stop_like_ctrl_c() -> Iterator[None]:
+    """SIGTERM (systemd, Docker, kill) and SIGHUP (a closed terminal) stop the emulator as Ctrl+C does, so its
+    throwaway keys are removed; SIGINT is honoured even when the parent started us with it ignored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        for sig in wanted:  # once: a second signal must not cut the clean-up short
+            signal.signal(sig, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    wanted = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {sig: signal.signal(sig, interrupt) for sig in wanted}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _warn_if_insecure(insecure: bool) -> None:
