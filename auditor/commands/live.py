@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -33,6 +33,9 @@ from auditor.runs import (
     snapshot_problems,
     write_snapshot,
 )
+
+if TYPE_CHECKING:
+    from auditor.emulator.server import EmulatorServer
 
 OutDir = Annotated[Path, typer.Option("--out", "-o", help="Directory for the snapshot and reports.")]
 Insecure = Annotated[bool, typer.Option(
@@ -154,7 +157,7 @@ def emulator_command(
 ) -> int:
     """Serve the tenant emulator in the foreground; print its endpoints and a baseline that points at it.
     Ctrl+C or SIGTERM stops it and removes its throwaway keys."""
-    from auditor.demo import DEMO_TENANT, baseline_toml, running_emulator
+    from auditor.demo import DEMO_TENANT, running_emulator
     from auditor.emulator.faults import FaultPlan
     from auditor.emulator.state import keep_port, open_state
 
@@ -167,23 +170,29 @@ def emulator_command(
             source, plan, port=port or (state.port if state else 0), certs=state.certs if state else None) as server:
         if state is not None:
             keep_port(state, server.port)
-        typer.echo(f"# tenant emulator for {server.tenant.display_name} ({server.tenant.id})")
-        typer.echo(f"# Entra authority: {server.authority}")
-        typer.echo(f"# Graph:           {server.base_url}/v1.0")
-        typer.echo(f"# WSMan/PSRP:      {server.base_url}/wsman")
-        typer.echo(f"# CA certificate:  {server.ca_path}")
-        typer.echo("# Secrets come from the environment, as in a real run: set AUDITOR_CLIENT_SECRET to")
-        typer.echo(f"# emulator.clients[0].secret and AUDITOR_PSRP_PASSWORD to emulator.jumpHost.password of {source}")
-        typer.echo("# A baseline for it: save as emulator.toml, add your integrations, then run")
-        typer.echo("#   auditor audit --baseline emulator.toml")
-        typer.echo(baseline_toml(server))
-        typer.echo("# serving; press Ctrl+C to stop", err=True)
         try:
+            _print_emulator(server, source)
+            typer.echo("# serving; press Ctrl+C to stop", err=True)
             while True:
                 time.sleep(3600)
         except KeyboardInterrupt:
             typer.echo("# stopped", err=True)
     return 0
+
+
+def _print_emulator(server: EmulatorServer, source: Path) -> None:
+    from auditor.demo import baseline_toml
+
+    typer.echo(f"# tenant emulator for {server.tenant.display_name} ({server.tenant.id})")
+    typer.echo(f"# Entra authority: {server.authority}")
+    typer.echo(f"# Graph:           {server.base_url}/v1.0")
+    typer.echo(f"# WSMan/PSRP:      {server.base_url}/wsman")
+    typer.echo(f"# CA certificate:  {server.ca_path}")
+    typer.echo("# Secrets come from the environment, as in a real run: set AUDITOR_CLIENT_SECRET to")
+    typer.echo(f"# emulator.clients[0].secret and AUDITOR_PSRP_PASSWORD to emulator.jumpHost.password of {source}")
+    typer.echo("# A baseline for it: save as emulator.toml, add your integrations, then run")
+    typer.echo("#   auditor audit --baseline emulator.toml")
+    typer.echo(baseline_toml(server))
 
 
 @contextmanager

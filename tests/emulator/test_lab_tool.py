@@ -35,6 +35,7 @@ def served(tmp: Path, *args: str) -> Iterator[tuple[subprocess.Popen[str], dict[
             if line.startswith("# Add your [[integration]]"):
                 break
         assert "CA certificate" in printed, proc.stderr.read() if proc.stderr else ""
+        assert proc.stderr is not None and proc.stderr.readline().startswith("# serving")
         yield proc, printed
     finally:
         if proc.poll() is None:
