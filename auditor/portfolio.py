@@ -95,16 +95,30 @@ def _folder(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "tenant"
 
 
-def run_portfolio(path: Path, options: RunOptions) -> tuple[list[TenantRow], list[Path]]:
+@dataclass(frozen=True)
+class PortfolioRun:
+    rows: tuple[TenantRow, ...]
+    """One per tenant, in file order."""
+    written: tuple[Path, ...]
+    """The summary page and CSV."""
+
+    @property
+    def exit_code(self) -> int:
+        """3 if any tenant is incomplete or not audited, else 1 if any fails, else 0."""
+        codes = {r.exit_code for r in self.rows}
+        return 3 if 3 in codes else 1 if 1 in codes else 0
+
+
+def run_portfolio(path: Path, options: RunOptions) -> PortfolioRun:
     """Every tenant of the portfolio file, a few at a time, each into its own folder under `options.out`; then
-    the summary page and CSV. The rows in file order, and the summary files written."""
+    the summary page and CSV."""
     from auditor.reports import portfolio_report
 
     portfolio = load_portfolio(path)
     workers = min(portfolio.concurrency, len(portfolio.tenants))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tenant") as pool:
-        rows = list(pool.map(lambda t: audit_tenant(t, options), portfolio.tenants))
-    return rows, list(portfolio_report.write(rows, portfolio.title, options.out))
+        rows = tuple(pool.map(lambda t: audit_tenant(t, options), portfolio.tenants))
+    return PortfolioRun(rows, tuple(portfolio_report.write(list(rows), portfolio.title, options.out)))
 
 
 def audit_tenant(tenant: PortfolioTenant, options: RunOptions) -> TenantRow:

@@ -235,8 +235,8 @@ def _audit_portfolio(path: Path, options: RunOptions, quiet: bool, verbose: int)
 
     Console(quiet, verbose).close()  # logging set up once; per-tenant progress would interleave
     _warn_if_insecure(not options.verify_tls)
-    rows, written = run_portfolio(path, options)
-    for row in rows:
+    run = run_portfolio(path, options)
+    for row in run.rows:
         if row.error:
             typer.echo(f"auditor: {row.name}: not audited: {row.error}", err=True)
         else:
@@ -244,7 +244,6 @@ def _audit_portfolio(path: Path, options: RunOptions, quiet: bool, verbose: int)
             drift = f", {row.new} new" if row.new is not None else ""
             typer.echo(f"{row.name}: {VERDICTS[row.verdict].lower()}: {fails} FAIL, {errors} ERROR{drift} "
                        f"({options.out / row.folder})")
-    for name in written:
+    for name in run.written:
         typer.echo(f"wrote {name}")
-    codes = {r.exit_code for r in rows}
-    return 3 if 3 in codes else 1 if 1 in codes else 0
+    return run.exit_code
