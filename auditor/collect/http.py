@@ -20,6 +20,7 @@ from typing import Any
 
 import requests
 
+from auditor.collect.tls import tls_failure
 from auditor.errors import ConfigError
 
 log = logging.getLogger("auditor.graph")
@@ -96,7 +97,7 @@ class GraphClient:
                     method, url, json=json_body, timeout=self.timeout_s,
                     headers={"Authorization": f"Bearer {self.token()}", "Accept": "application/json"})
             except requests.exceptions.SSLError as exc:
-                raise GraphRequestError(f"{what}: TLS verification failed: {_first_line(exc)}") from None
+                raise GraphRequestError(f"{what}: {tls_failure(self.base.removesuffix('/v1.0'), exc)}") from None
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
                 if attempt == self.retry.max_attempts:
                     raise GraphRequestError(f"{what}: connection failed: {_first_line(exc)}") from None
