@@ -273,6 +273,8 @@ class Assignment:
     role: str
     scope: str
     organisation_wide: bool
+    verdict: FindingLink | None = None
+    """The SCOPE-006 finding on this assignment (resource `appId/name`)."""
 
 
 @dataclass(frozen=True)
@@ -325,7 +327,8 @@ def _policies(data: Any) -> tuple[Policy, ...] | Unavailable:
     return tuple(out)
 
 
-def _assignments(data: Any) -> tuple[Assignment, ...] | Unavailable:
+def _assignments(data: Any, name: str = "", app_id: str = "",
+                 index: FindingIndex | None = None) -> tuple[Assignment, ...] | Unavailable:
     if gone := _unavailable(data):
         return gone
     out = []
@@ -337,8 +340,9 @@ def _assignments(data: Any) -> tuple[Assignment, ...] | Unavailable:
                 scope = f"members of {a['RecipientGroupScope']}"
             else:
                 scope = "whole organisation" if a.get("organisation_wide") else "administrative unit"
+            verdict = _verdict(index, "SCOPE-006", name, f"{app_id}/{a.get('Name')}") if index else None
             out.append(Assignment(str(a.get("Name") or ""), str(a.get("Role") or ""), scope,
-                                  bool(a.get("organisation_wide"))))
+                                  bool(a.get("organisation_wide")), verdict))
     return tuple(out)
 
 
@@ -383,8 +387,8 @@ def integration_views(data: Any, findings: tuple[Finding, ...], index: FindingIn
         counts = Counter(f.status for _, f in mine)
         act = sorted((p for p in mine if p[1].status in (Status.ERROR, Status.FAIL, Status.WAIVED)),
                      key=lambda p: (p[1].status.rank, p[1].severity.rank, p[0]))
-        assignments = _assignments(item.get("rbac_assignments"))
         app_id = str(item.get("app_id") or "")
+        assignments = _assignments(item.get("rbac_assignments"), name, app_id, index)
         tests = item.get("access_tests")
         queues = [str(t.get("mailbox") or "").lower() for t in (tests if isinstance(tests, list) else [])
                   if isinstance(t, Mapping) and t.get("role") == "queue"]

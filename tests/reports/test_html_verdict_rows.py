@@ -1,7 +1,9 @@
-"""The integration's permission table shows what PERM-001, PERM-002 and CONSENT-001 decided, never its own verdict.
+"""Reports show, checks judge: an integration's inventory rows take their colour from the findings that judged them.
 
-Built from builder tenants through the engine and build_document, rendered, and read back as a user reads the
-page: which rows are marked red, which waived, and which findings each row links to.
+The permission table shows what PERM-001, PERM-002 and CONSENT-001 decided; scope-group members what GRP-003
+decided; RBAC assignments what SCOPE-006 decided. A WAIVED verdict is shown waived, never red. Built from builder
+tenants through the engine and build_document, rendered, and read back as a user reads the page: which rows
+are marked red, which waived, and which findings each row links to.
 """
 
 from __future__ import annotations
@@ -43,12 +45,16 @@ class Rows(HTMLParser):
             self._row = None
 
 
-def permission_rows(html: str) -> dict[str, tuple[str, list[str], str]]:
-    """The first integration's permission table: name -> (row class, links as "CHECK#anchor", row text)."""
-    start = html.index("requested vs granted vs baseline")
+def table_rows(html: str, heading: str) -> dict[str, tuple[str, list[str], str]]:
+    """The first table after `heading`: first cell -> (row class, links as "CHECK#anchor", row text)."""
+    start = html.index(heading)
     table = html[html.index("<table", start): html.index("</table>", start)]
-    return {text.split(" ")[0]: (cls, links, text) for cls, links, text in Rows(table).rows
-            if not text.startswith("Permission ")}
+    body = table[table.index("<tbody"):]
+    return {text.split(" ")[0]: (cls, links, text) for cls, links, text in Rows(body).rows}
+
+
+def permission_rows(html: str) -> dict[str, tuple[str, list[str], str]]:
+    return table_rows(html, "requested vs granted vs baseline")
 
 
 def statuses_linked(html: str, anchors: list[str]) -> list[str]:
@@ -126,3 +132,35 @@ def test_rows_the_checks_skipped_say_not_judged_and_link_the_skips():
     assert cls == "" and "not judged" in text and "as intended" not in text
     assert sorted(link.split("#")[0] for link in links) == ["CONSENT-001", "PERM-001", "PERM-002"]
     assert set(statuses_linked(html, links)) == {"SKIP"}
+
+
+def test_a_waived_grp_003_member_is_shown_waived_not_red():
+    b = compliant_tenant()
+    b.data("exchange.groups").clear()
+    b.group("cctr_sec_group@contoso.com", ["support@contoso.com", "sales@contoso.com", "ceo@contoso.com"])
+    waiver = Waiver(check="GRP-003", resource="ceo@contoso.com", reason="CEO's assistant reads it; SEC-9",
+                    expires=date(2027, 1, 1))
+    for waivers, expected_class, expected_status in (((), "bad", "FAIL"), ((waiver,), "waived", "WAIVED")):
+        html, _ = render(b, waivers=waivers)
+        members = table_rows(html, "<h4>Scope group</h4>")
+        cls, links, _ = members["ceo@contoso.com"]
+        assert cls == expected_class
+        assert statuses_linked(html, links) == [expected_status]
+        assert members["support@contoso.com"][0] == ""  # a queue mailbox: no finding, no mark
+
+
+def test_rbac_assignment_rows_link_scope_006_and_take_its_status():
+    b = compliant_tenant()
+    b.role_assignment(APP, "cc-org-wide", "Application Mail.ReadWrite")  # organisation-wide: SCOPE-006 fails
+    b.role_assignment(APP, "cc-scoped", "Application Mail.Send", custom_scope="CC queues")
+    waiver = Waiver(check="SCOPE-006", resource=f"{APP}/cc-org-wide", reason="migration window; SEC-11",
+                    expires=date(2027, 1, 1))
+    for waivers, expected_class, expected_status in (((), "bad", "FAIL"), ((waiver,), "waived", "WAIVED")):
+        html, _ = render(b, waivers=waivers)
+        rows = table_rows(html, "RBAC for Applications</h4>")
+        cls, links, _ = rows["cc-org-wide"]
+        assert cls == expected_class
+        assert [link.split("#")[0] for link in links] == ["SCOPE-006"]
+        assert statuses_linked(html, links) == [expected_status]
+        scoped_cls, scoped_links, _ = rows["cc-scoped"]
+        assert scoped_cls == "" and statuses_linked(html, scoped_links) == ["PASS"]
