@@ -16,7 +16,7 @@ from typing import Any
 import msal
 import requests
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 
 from auditor.errors import CollectionError, ConfigError
 from auditor.models.baseline import AuthConfig
@@ -51,9 +51,9 @@ class Credentials:
         if self.secret is not None:
             return self.secret
         assert self.private_key_pem and self.certificate_pem
-        cert = x509.load_pem_x509_certificate(self.certificate_pem.encode())
-        # msal signs RS256 with an x5t header: the certificate's SHA-1 thumbprint.
-        credential = {"private_key": self.private_key_pem, "thumbprint": cert.fingerprint(hashes.SHA1()).hex().upper()}
+        # The key and its certificate, no thumbprint: msal (1.35.0 and later) then signs PS256 with an x5t#S256
+        # header. The {private_key, thumbprint} form is SHA-1 and deprecated in msal (docs/microsoft-facts.md).
+        credential = {"private_key": self.private_key_pem, "public_certificate": self.certificate_pem}
         if self.key_passphrase:
             credential["passphrase"] = self.key_passphrase
         return credential
