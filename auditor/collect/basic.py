@@ -9,13 +9,13 @@ character outside ISO-8859-1 is refused before any request, instead of failing i
 from __future__ import annotations
 
 from auditor.errors import ConfigError
-from auditor.models.baseline import ExchangeConfig
+from auditor.models.baseline import ExchangeAuth, ExchangeConfig, ExchangeTransport
 
 BASIC_CHARSET = "iso-8859-1"
 
 
 def check_basic_password(exchange: ExchangeConfig, password: str | None) -> None:
-    if exchange.transport != "psrp" or exchange.auth != "basic" or not password:
+    if exchange.transport is not ExchangeTransport.PSRP or exchange.auth is not ExchangeAuth.BASIC or not password:
         return
     try:
         password.encode(BASIC_CHARSET)

@@ -1,4 +1,5 @@
-"""`auditor history` and `auditor diff`, and the history options of `audit` and `demo`."""
+"""`auditor history` and `auditor diff`, and the history options of `audit` and `demo` (what a run does with
+the history is auditor/runs.py)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,9 @@ from typing import Annotated
 
 import typer
 
-from auditor.console import Console
-from auditor.errors import ConfigError
+from auditor.errors import InputError
 from auditor.history.store import HistoryStore
-from auditor.models.baseline import Baseline
-from auditor.models.findings import Drift, DriftEntry, Finding, RunRef, Severity, Status
-from auditor.models.snapshot import Snapshot
+from auditor.models.findings import Drift, DriftEntry, Finding, RunRef, Severity, Status, load_findings
 
 HistoryOption = Annotated[Path | None, typer.Option(
     "--history", help="The run history (a SQLite file). Default: history.path in the baseline, else "
@@ -33,45 +31,6 @@ MAX_LIMIT = 1_000_000
 class ListFormat(StrEnum):
     table = "table"
     json = "json"
-
-
-def open_history(option: Path | None, no_history: bool, baseline: Baseline, fail_on_new: bool,
-                 on_by_default: bool = True) -> HistoryStore | None:
-    """The store a run compares with and records into, opened now so a bad path fails before collection.
-
-    `audit` keeps history by default; `demo` only when asked (--history or the baseline's [history] path), so
-    trying the demo never mixes its made-up tenant into a real history."""
-    from auditor.history.tracking import history_path
-
-    if no_history and option is not None:
-        raise ConfigError("--history and --no-history: choose one")
-    wanted = not no_history and (on_by_default or option is not None or bool(baseline.history.path))
-    if not wanted:
-        if fail_on_new:
-            raise ConfigError("--fail-on-new compares with the last run, so it needs history"
-                              + (" (drop --no-history)" if no_history else " (give --history PATH)"))
-        return None
-    store = HistoryStore(history_path(option, baseline))
-    store.ensure()
-    return store
-
-
-def finish_run(snapshot: Snapshot, base: Baseline, out: Path, report_formats: list[str], fail_on: Severity,
-               console: Console, store: HistoryStore | None, fail_on_new: bool, keep_snapshot: bool = False) -> int:
-    """Evaluate, write the reports, compare with and record into the history; the exit code (section 6)."""
-    from auditor.commands.live import _write_snapshot, snapshot_problems
-    from auditor.pipeline import evaluate_and_report
-
-    console.step("evaluating and writing reports")
-    _write_snapshot(snapshot, out / "snapshot.json")
-    result = evaluate_and_report(snapshot, base, out, report_formats, store, keep_snapshot, fail_on)
-    console.close()
-    for line in snapshot_problems(snapshot):
-        typer.echo(f"auditor: {line}", err=True)
-    for line in result.notes():
-        typer.echo(f"auditor: {line}", err=True)
-    typer.echo(result.summary_line())
-    return result.exit_code(fail_on, only_new=fail_on_new)
 
 
 def history_command(
@@ -116,7 +75,7 @@ def diff_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the differences as JSON.")] = Path(
         "diff.json"),
 ) -> int:
-    """What appeared, disappeared or changed status between two runs (the drift rules of DESIGN.md section 6)."""
+    """What appeared, disappeared or changed status between two runs (the drift rules of docs/scheduling.md)."""
     from auditor.history.drift import compare
     from auditor.reports.files import write_atomic
 
@@ -148,10 +107,10 @@ def _load(arg: str, store: HistoryStore | None) -> tuple[RunRef, tuple[Finding, 
         ref = RunRef(collected_at=run.collected_at, tenant_id=run.tenant_id, baseline_file=run.baseline_file,
                      run_id=run.id)
         return ref, store.findings(run.id)
-    from auditor.models.findings_file import load_findings
-
     path = Path(arg)
-    doc = load_findings(path, missing="no such file, and not a history run id")
+    if not path.exists():
+        raise InputError(f"{arg}: no such file, and not a history run id")
+    doc = load_findings(path)
     ref = RunRef(collected_at=doc.run.collected_at, tenant_id=doc.run.tenant_id, baseline_file=doc.run.baseline_file,
                  source=str(path))
     return ref, doc.findings

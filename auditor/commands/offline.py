@@ -48,7 +48,7 @@ def report_command(
     fmt: Formats = None,
 ) -> int:
     """Re-render reports from findings.json without re-evaluating."""
-    from auditor.models.findings_file import load_findings
+    from auditor.models.findings import load_findings
     from auditor.pipeline import write_reports
 
     doc = load_findings(findings)
