@@ -22,7 +22,7 @@ ca_bundle = ""                  # a CA bundle used instead of the system store (
 timeout_s = 30                  # per HTTP request
 
 [exchange]
-transport = "psrp"              # psrp | rest (experimental) | none (Exchange checks then SKIP, saying why)
+transport = "psrp"              # psrp | local | rest (experimental) | none (Exchange checks then SKIP, saying why)
 server = "jump01.contoso.com"   # a Windows host with WinRM and the ExchangeOnlineManagement module
 port = 5986
 ssl = true
@@ -35,6 +35,7 @@ connect = "jump-host"           # jump-host: Connect-ExchangeOnline -AccessToken
 operation_timeout_s = 60        # per pipeline
 pools = 2                       # runspace pools opened in parallel
 rest_endpoint = "https://outlook.office365.com/adminapi/beta"   # transport = "rest" only
+pwsh_path = "pwsh"              # transport = "local" only: PowerShell 7.2+ with ExchangeOnlineManagement 3.1+
 
 [policy]
 credential_warning_days = 30    # CRED-002, TEN-003

@@ -26,6 +26,7 @@ class ExchangeTransport(StrEnum):
 
     PSRP = "psrp"
     REST = "rest"
+    LOCAL = "local"
 
 
 OutDir = Annotated[Path, typer.Option("--out", "-o", help="Directory for the snapshot and reports.")]
@@ -104,8 +105,9 @@ def demo_command(
                                                "seed=7,latency_ms=20,throttle_every=5 (docs/emulator.md).")] = None,
     exchange_transport: Annotated[ExchangeTransport | None, typer.Option(
         "--exchange-transport", help="How Exchange is reached: psrp (the default; a jump host over PowerShell "
-        "remoting) or rest (experimental: the module's undocumented InvokeCommand endpoint). Overrides the "
-        "baseline's [exchange] transport.", show_default=False)] = None,
+        "remoting), local (a pwsh child on this machine; the emulator's stand-in for pwsh) or rest (experimental: "
+        "the module's undocumented InvokeCommand endpoint). Overrides the baseline's [exchange] transport.",
+        show_default=False)] = None,
     history: HistoryOption = None,
     no_history: NoHistory = False,
     fail_on_new: FailOnNew = False,
@@ -207,7 +209,8 @@ def _require_live_settings(base: Baseline) -> None:
                if not value]
     if base.exchange.transport == "psrp" and not base.exchange.server:
         missing.append("exchange.server")
-    if base.exchange.transport == "psrp" and base.exchange.connect == "jump-host" and not base.tenant.domain:
+    if (base.exchange.transport == "local" or (base.exchange.transport == "psrp" and base.exchange.connect ==
+                                               "jump-host")) and not base.tenant.domain:
         missing.append("tenant.domain")
     if missing:
         raise ConfigError(f"{base.source}: {', '.join(missing)}: required for a live run")

@@ -28,6 +28,7 @@ class FaultPlan:
     graph_down: bool = False
     exchange_down: bool = False
     token_error: int | None = None
+    pwsh: frozenset[str] = frozenset()  # the `pwsh` stand-in's knobs (auditor/emulator/exchange/pwsh_standin.py)
 
     @classmethod
     def parse(cls, spec: str) -> FaultPlan:
@@ -45,6 +46,9 @@ class FaultPlan:
                 raise ConfigError(f"fault plan: key '{key}' needs a value")
             if key == "psrp_fail":
                 fails.update(name.strip() for name in raw.split("+") if name.strip())
+                continue
+            if key == "pwsh":
+                values["pwsh"] = frozenset(knob.strip() for knob in raw.split("+") if knob.strip())
                 continue
             values[key] = _convert(key, raw)
         if fails:

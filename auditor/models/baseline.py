@@ -55,6 +55,7 @@ class ExchangeConfig:
     operation_timeout_s: float = 60.0
     pools: int = 2
     rest_endpoint: str = "https://outlook.office365.com/adminapi/beta"
+    pwsh_path: str = "pwsh"  # transport = "local": PowerShell 7's executable (a bare name is looked up on PATH)
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,7 @@ class Baseline:
     report: ReportConfig
 
 
-TRANSPORTS = ("psrp", "rest", "none")
+TRANSPORTS = ("psrp", "rest", "local", "none")
 PSRP_AUTH = ("negotiate", "kerberos", "ntlm", "basic", "certificate", "credssp")
 ENCRYPTION = ("auto", "always", "never")
 CONNECT_MODES = ("jump-host", "direct")
@@ -207,7 +208,7 @@ def _auth(r: TableReader) -> AuthConfig:
 
 def _exchange(r: TableReader) -> ExchangeConfig:
     r.only({"transport", "server", "port", "ssl", "path", "auth", "encryption", "username",
-            "configuration_name", "connect", "operation_timeout_s", "pools", "rest_endpoint"})
+            "configuration_name", "connect", "operation_timeout_s", "pools", "rest_endpoint", "pwsh_path"})
     d = ExchangeConfig()
     port = r.number("port", d.port, minimum=1)
     if port > 65535:
@@ -226,7 +227,18 @@ def _exchange(r: TableReader) -> ExchangeConfig:
         operation_timeout_s=float(r.number("operation_timeout_s", d.operation_timeout_s, 1, integer=False)),
         pools=r.number("pools", d.pools, minimum=1),
         rest_endpoint=r.text("rest_endpoint", d.rest_endpoint).rstrip("/"),
+        pwsh_path=_pwsh_path(r, d.pwsh_path),
     )
+
+
+def _pwsh_path(r: TableReader, default: str) -> str:
+    """An executable's name or path: never empty, never an option or a command line with control characters."""
+    value = r.text("pwsh_path", default)
+    if not value.strip() or value != value.strip():
+        raise r.error("pwsh_path", "must be the path (or name) of PowerShell 7's pwsh, without surrounding spaces")
+    if value.startswith("-") or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        raise r.error("pwsh_path", "must be a path to pwsh, not options or control characters")
+    return value
 
 
 def _policy(r: TableReader) -> PolicyConfig:
