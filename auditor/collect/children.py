@@ -20,11 +20,21 @@ from typing import Any
 _lock = threading.RLock()  # re-entered when a signal arrives while the main thread holds it
 _live: dict[int, subprocess.Popen[bytes]] = {}
 _installed = False
+_stopping = threading.Event()  # set by Ctrl+C/SIGTERM: no child may start any more
 
 
-def register(proc: subprocess.Popen[bytes]) -> None:
+def stopping() -> bool:
+    return _stopping.is_set()
+
+
+def register(proc: subprocess.Popen[bytes]) -> bool:
+    """Track a started child; False (and the child killed) when the run is being interrupted."""
     with _lock:
         _live[proc.pid] = proc
+    if _stopping.is_set():
+        kill(proc)
+        return False
+    return True
 
 
 def live_pids() -> list[int]:
@@ -71,6 +81,7 @@ def install_signal_handlers() -> None:
 
 def _handler(signum: int, previous: Any) -> Any:
     def handle(number: int, frame: FrameType | None) -> None:
+        _stopping.set()
         kill_all()
         if callable(previous):
             previous(number, frame)

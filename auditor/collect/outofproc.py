@@ -95,6 +95,8 @@ class Channel:
 
     def __init__(self, argv: Sequence[str], timeout_s: float, name: str = "pwsh",
                  env: Mapping[str, str] | None = None, counter: Any = None) -> None:
+        if children.stopping():
+            raise ChannelError(f"{name} was not started: the run is being interrupted")
         self.name = name
         self.timeout_s = timeout_s
         self.counter = counter  # its `round_trips` counts packets the child answers (Data, Command, Signal, Close)
@@ -110,7 +112,8 @@ class Channel:
                 creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0))
         except OSError as exc:
             raise ChannelError(f"cannot start {name} ({argv[0]}): {exc.strerror or exc}") from None
-        children.register(self.proc)
+        if not children.register(self.proc):
+            raise ChannelError(f"{name} was not started: the run is being interrupted")
         self.pid = self.proc.pid
         for target, label in ((self._read_stdout, "stdout"), (self._read_stderr, "stderr")):
             threading.Thread(target=target, name=f"{name}-{self.pid}-{label}", daemon=True).start()
@@ -159,10 +162,10 @@ class Channel:
         with self._cond:
             while not ready():
                 if self._failure is not None:
-                    raise ChannelError(f"{self._failure} (while {what})")
+                    raise ChannelError(f"{self._failure}, while {what}")
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    self._failure = f"{self.name} did not answer within {self.timeout_s:g} s (while {what}); killed"
+                    self._failure = f"{self.name} did not answer within {self.timeout_s:g} s, while {what}; killed"
                     break
                 self._cond.wait(remaining)
             else:
