@@ -12,7 +12,7 @@ from auditor.collect.run import collect
 from auditor.demo import DEMO_BASELINE, DEMO_TENANT, emulator_baseline, emulator_settings, running_emulator
 from auditor.emulator.faults import FaultPlan
 from auditor.models.baseline import load_baseline
-from auditor.models.snapshot import Snapshot, SectionStatus
+from auditor.models.snapshot import SectionStatus, Snapshot
 
 
 def local_audit(*knobs: str, timeout_s: float = 20.0, pools: int = 2, pwsh_path: str | None = None) -> Snapshot:
