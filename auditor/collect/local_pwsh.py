@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from psrpcore import ClientPowerShell, ClientRunspacePool, PSRPPayload, StreamType
 from psrpcore.types import PSInvocationState, RunspacePoolState
@@ -223,7 +224,7 @@ class LocalShell:
             stream = "PromptResponse" if payload.stream_type == StreamType.prompt_response else "Default"
             self._channel.send_data(payload.pipeline_id or POOL, payload.data, stream)
 
-    def _receive(self, what: str) -> list[object]:
+    def _receive(self, what: str) -> list[Any]:
         """Feed the next Data packet to psrpcore; the events it completes."""
         assert self._channel is not None and self._pool is not None
         packet = self._channel.next_data(what)

@@ -28,7 +28,8 @@ ARRAYS = {"integration": ["name", "app_id", "permissions", "allowed_extra", "sco
                           "access_model", "group_managers", "owners"],
           "waiver": ["check", "resource", "reason", "expires"]}
 STRINGS = st.one_of(st.text(max_size=30), ODD_TEXT.filter(lambda s: not re.search("[\ud800-\udfff]", s)),
-                    st.sampled_from(["policy", "rbac", "psrp", "none", "rest", "local", "pwsh", "CRED-005", "SCOPE-001", "*",
+                    st.sampled_from(["policy", "rbac", "psrp", "none", "rest", "local", "pwsh", "CRED-005",
+                                     "SCOPE-001", "*",
                                      "e7e4dbfc-046f-4074-9b3b-2ae8f144f59b", "support@contoso.com", "Mail.Read",
                                      "Office 365 Exchange Online:full_access_as_app", "critical"]))
 SCALARS = st.one_of(STRINGS, st.integers(min_value=-(2**63), max_value=2**63 - 1), st.booleans(),
