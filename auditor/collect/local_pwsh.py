@@ -22,7 +22,7 @@ from psrpcore import ClientPowerShell, ClientRunspacePool, PSRPPayload, StreamTy
 from psrpcore.types import PSInvocationState, RunspacePoolState
 
 from auditor.collect.allowlist import ensure_allowed
-from auditor.collect.local_values import error_info, pipeline_events, powershell_version
+from auditor.collect.local_values import OutputPool, error_info, pipeline_events, powershell_version
 from auditor.collect.outofproc import FRAGMENT_SIZE, POOL, Channel, ChannelError
 from auditor.collect.psrp import redact
 from auditor.collect.psrp_errors import connect_hint
@@ -103,7 +103,7 @@ class LocalShell:
         channel = Channel([exe, "-NoLogo", "-NoProfile", "-s"], self.settings.operation_timeout_s, "pwsh",
                           child_environment(self.settings.hidden_environment), counter=self.stats)
         self._channel = channel
-        pool = ClientRunspacePool()
+        pool = OutputPool()
         self._pool = pool
         try:
             pool.open()

@@ -107,7 +107,7 @@ class Channel:
         self._write_lock = threading.Lock()
         try:
             self.proc = subprocess.Popen(
-                list(argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0,
+                list(argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                 env=dict(env) if env is not None else None, start_new_session=os.name == "posix",
                 creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0))
         except OSError as exc:
@@ -195,6 +195,7 @@ class Channel:
         try:
             with self._write_lock:
                 self.proc.stdin.write(line)
+                self.proc.stdin.flush()  # one packet per flush, as pwsh writes them
         except (BrokenPipeError, OSError, ValueError):
             self._fail(f"{self.name} stopped reading its input")
             raise ChannelError(self._failure or "closed") from None
