@@ -18,7 +18,7 @@ from auditor.demo import DEMO_TENANT, running_emulator
 from auditor.emulator.faults import FaultPlan
 from auditor.emulator.pwsh_launcher import standin_pwsh
 
-from .support import alive, child_pids, local_audit
+from .support import alive, child_pids
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
 SECRET = "not-a-real-client-secret-1234"
@@ -70,13 +70,6 @@ def _signal_and_check(parent: subprocess.Popen[bytes], pids: list[int], signum: 
     while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert [pid for pid in pids if alive(pid)] == []
-
-
-def test_children_end_after_a_normal_run_and_after_an_exception() -> None:
-    local_audit()
-    assert children.live_pids() == []
-    local_audit("die:Get-Mailbox", "die:Get-ServicePrincipal")
-    assert children.live_pids() == []
 
 
 def test_the_stand_in_config_holds_no_token() -> None:
