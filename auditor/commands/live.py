@@ -148,6 +148,7 @@ def emulator_command(
     """Serve the tenant emulator in the foreground; print its endpoints and a baseline that points at it."""
     from auditor.demo import DEMO_TENANT, baseline_toml, running_emulator
     from auditor.emulator.faults import FaultPlan
+    from auditor.emulator.pwsh_launcher import standin_pwsh
 
     plan = FaultPlan.parse(faults) if faults else None
     source = tenant or DEMO_TENANT
@@ -157,6 +158,7 @@ def emulator_command(
         typer.echo(f"# Graph:           {server.base_url}/v1.0")
         typer.echo(f"# WSMan/PSRP:      {server.base_url}/wsman")
         typer.echo(f"# CA certificate:  {server.ca_path}")
+        typer.echo(f"# pwsh stand-in:   {standin_pwsh(server)} (transport = \"local\": set it as pwsh_path)")
         typer.echo("# Secrets come from the environment, as in a real run: set AUDITOR_CLIENT_SECRET to")
         typer.echo(f"# emulator.clients[0].secret and AUDITOR_PSRP_PASSWORD to emulator.jumpHost.password of {source}")
         typer.echo("# A baseline for it: save as emulator.toml, add your integrations, then run")

@@ -17,6 +17,7 @@ Run as `python -m auditor.emulator.exchange.pwsh_standin --config FILE -NoLogo -
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import os
 import sys
@@ -24,13 +25,14 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
+from xml.etree import ElementTree
 
 from psrpcore.types import PSVersion
 
-from auditor.collect.outofproc import ACKS, POOL, Packet, format_packet, parse_packet
 from auditor.emulator.exchange import connect
 from auditor.emulator.exchange.binding import bind
 from auditor.emulator.exchange.model import CmdletError, CmdletResult, ErrorInfo, Record, command_not_found
@@ -47,6 +49,49 @@ DEFAULT_POWERSHELL = "7.4.6"
 IMPORT_PARAMS = ("Name", "MinimumVersion", "RequiredVersion", "PassThru", "Force", "DisableNameChecking")
 UNKNOWN_ELEMENT = ('An unknown element "{0}" was received. This can happen if the remote process closed or ended '
                    "abnormally.")
+
+
+# -- the framing, as pwsh's server reads and writes it (written apart from the auditor's client on purpose) --------
+
+POOL = uuid.UUID(int=0)
+ACKS = frozenset({"DataAck", "CommandAck", "SignalAck", "CloseAck"})
+GUID_ONLY = frozenset({"Command", "Signal", "Close", *ACKS})
+
+
+@dataclass(frozen=True)
+class Packet:
+    kind: str
+    target: uuid.UUID
+    data: bytes = b""
+
+
+def format_packet(packet: Packet) -> bytes:
+    """`CreateDataPacket` / `CreatePSGuidPacket` of PowerShell's OutOfProcessUtils."""
+    if packet.kind == "Data":
+        text = base64.b64encode(packet.data).decode("ascii")
+        return f"<Data Stream='Default' PSGuid='{packet.target}'>{text}</Data>\n".encode("ascii")
+    return f"<{packet.kind} PSGuid='{packet.target}' />\n".encode("ascii")
+
+
+def parse_packet(line: bytes) -> Packet:
+    """`ProcessElement`: case-sensitive names; Data has exactly Stream and PSGuid and base64 text, every other
+    element exactly PSGuid. ValueError for anything else (pwsh then exits with 4000)."""
+    try:
+        element = ElementTree.fromstring(line)
+    except ElementTree.ParseError:
+        raise ValueError("not XML") from None
+    attributes = element.attrib
+    target = uuid.UUID(attributes.get("PSGuid", ""))
+    if element.tag == "Data":
+        if set(attributes) != {"Stream", "PSGuid"} or not element.text:
+            raise ValueError("bad Data element")
+        try:
+            return Packet("Data", target, base64.b64decode(element.text, validate=True))
+        except binascii.Error:
+            raise ValueError("bad base64") from None
+    if element.tag not in GUID_ONLY or set(attributes) != {"PSGuid"}:
+        raise ValueError(f"unknown element {element.tag}")
+    return Packet(element.tag, target)
 
 
 def _version(text: str) -> tuple[int, ...]:
