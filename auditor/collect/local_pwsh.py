@@ -21,6 +21,7 @@ from typing import Any
 from psrpcore import ClientPowerShell, ClientRunspacePool, PSRPPayload, StreamType
 from psrpcore.types import PSInvocationState, RunspacePoolState
 
+from auditor.collect import shell as seam
 from auditor.collect.allowlist import ensure_allowed
 from auditor.collect.local_values import OutputPool, error_info, pipeline_events, powershell_version
 from auditor.collect.outofproc import FRAGMENT_SIZE, POOL, Channel, ChannelError
@@ -95,6 +96,7 @@ class LocalShell:
         return self
 
     def _open(self) -> None:
+        seam.quiet_transport_logs()  # psrpcore logs every message it builds at DEBUG, the token's too
         if self._opened_once:
             self.stats.pools_reopened += 1
         self._opened_once = True

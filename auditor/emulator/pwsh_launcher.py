@@ -23,11 +23,14 @@ from typing import Any
 _DIRS: dict[int, Path] = {}
 
 
-def standin_pwsh(server: Any, knobs: Sequence[str] | None = None, directory: Path | None = None) -> Path:
-    """The launcher for a running EmulatorServer (made once per server unless `knobs` or `directory` are given)."""
+def standin_pwsh(server: Any, knobs: Sequence[str] | None = None, directory: Path | None = None,
+                 command_log: Path | None = None) -> Path:
+    """The launcher for a running EmulatorServer (made once per server unless `knobs` or `directory` are given);
+    `command_log`: a file where the stand-in writes each command it receives (name and parameter names)."""
     if knobs is None and directory is None and id(server) in _DIRS:
         return _launcher_path(_DIRS[id(server)])
     where = directory or Path(tempfile.mkdtemp(prefix="auditor-pwsh-"))
+    where.mkdir(mode=0o700, parents=True, exist_ok=True)
     tenant = server.tenant
     config = {
         "tenant": tenant.doc, "tenant_id": tenant.id, "domain": tenant.default_domain, "name": tenant.display_name,
@@ -35,6 +38,7 @@ def standin_pwsh(server: Any, knobs: Sequence[str] | None = None, directory: Pat
         "key": base64.b64encode(server.tokens.verification_key()).decode("ascii"),
         "psrp_fail": sorted(server.faults.psrp_fail), "exchange_down": bool(server.faults.exchange_down),
         "pwsh_faults": sorted(server.faults.pwsh if knobs is None else knobs),
+        "command_log": str(command_log) if command_log else None,
     }
     config_path = where / "standin.json"
     fd = os.open(config_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

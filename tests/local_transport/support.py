@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from auditor.collect import children
 from auditor.collect.exchange_reader import read_exchange
@@ -27,6 +29,28 @@ def local_audit(*knobs: str, timeout_s: float = 20.0, pools: int = 2, pwsh_path:
         snapshot = collect(aimed, emulator_settings(server), read_exchange)
     assert children.live_pids() == []
     return snapshot
+
+
+def local_audit_with(launcher: Callable[[Any], Path]) -> tuple[Snapshot, list[str]]:
+    """Collect the demo tenant over `local` with the launcher `launcher(server)` makes; also the Exchange tokens
+    the emulator issued (to look for them where they must not be)."""
+    base = load_baseline(DEMO_BASELINE)
+    base = dataclasses.replace(base, exchange=dataclasses.replace(base.exchange, transport="local"))
+    issued: list[str] = []
+    with running_emulator(DEMO_TENANT, FaultPlan()) as server:
+        issue = server.tokens.issue
+
+        def recording(*args: Any, **kwargs: Any) -> str:
+            issued.append(issue(*args, **kwargs))
+            return issued[-1]
+
+        server.tokens.issue = recording  # type: ignore[method-assign]
+        aimed = emulator_baseline(base, server)
+        aimed = dataclasses.replace(aimed, exchange=dataclasses.replace(aimed.exchange,
+                                                                        pwsh_path=str(launcher(server))))
+        snapshot = collect(aimed, emulator_settings(server), read_exchange)
+    assert children.live_pids() == []
+    return snapshot, issued
 
 
 def exchange_errors(snapshot: Snapshot) -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -12,13 +13,14 @@ from pathlib import Path
 import pytest
 
 from auditor.collect import children
+from auditor.collect.allowlist import ALLOWED_CMDLETS
 from auditor.collect.local_pool import check_local_powershell
 from auditor.collect.local_pwsh import LocalSettings
 from auditor.demo import DEMO_TENANT, running_emulator
 from auditor.emulator.faults import FaultPlan
 from auditor.emulator.pwsh_launcher import standin_pwsh
 
-from .support import alive, child_pids
+from .support import alive, child_pids, local_audit_with
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
 SECRET = "not-a-real-client-secret-1234"
@@ -80,11 +82,11 @@ def test_the_stand_in_config_holds_no_token() -> None:
         assert oct((launcher.parent / "standin.json").stat().st_mode & 0o777) == "0o600"
 
 
-def test_the_preflight_check_reports_what_it_found() -> None:
+def test_the_preflight_check_reports_what_it_found(tmp_path: Path) -> None:
     with running_emulator(DEMO_TENANT, FaultPlan()) as server:
         good = check_local_powershell(LocalSettings(pwsh_path=str(standin_pwsh(server)), operation_timeout_s=20))
         old = check_local_powershell(LocalSettings(pwsh_path=str(standin_pwsh(server, ["module:3.0.0"],
-                                                                              _fresh_dir())), operation_timeout_s=20))
+                                                                              tmp_path)), operation_timeout_s=20))
     missing = check_local_powershell(LocalSettings(pwsh_path="no-such-pwsh-here"))
     assert good.ok and good.powershell_version == "7.4.6" and good.module_version == "3.9.0"
     assert good.message.endswith("pwsh: PowerShell 7.4.6, ExchangeOnlineManagement 3.9.0")
@@ -93,7 +95,18 @@ def test_the_preflight_check_reports_what_it_found() -> None:
     assert children.live_pids() == []
 
 
-def _fresh_dir() -> Path:
-    import tempfile
-
-    return Path(tempfile.mkdtemp(prefix="auditor-pwsh-test-"))
+def test_only_the_module_import_the_sign_in_and_reads_reach_pwsh(tmp_path: Path,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    """What the stand-in received, command by command, over a whole audit with every logger at DEBUG."""
+    log = tmp_path / "commands.txt"
+    with caplog.at_level(logging.DEBUG):
+        snapshot, tokens = local_audit_with(lambda server: standin_pwsh(server, [], tmp_path / "d", log))
+    received = log.read_text().splitlines()
+    assert sorted(received[:4]) == ["Connect-ExchangeOnline -AccessToken -Organization -ShowBanner"] * 2 + [
+        "Import-Module -Name -MinimumVersion -PassThru"] * 2  # each child: the module, the sign-in, then reads
+    assert received.count("Import-Module -Name -MinimumVersion -PassThru") == 2
+    reads = {line.split()[0] for line in received[4:]}
+    assert reads <= set(ALLOWED_CMDLETS) and all(name.startswith(("Get-", "Test-")) for name in reads)
+    assert all(s.status.value == "ok" for n, s in snapshot.sections.items() if n.startswith("exchange."))
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert tokens and not any(token in logged for token in tokens)

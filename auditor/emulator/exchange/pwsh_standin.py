@@ -117,8 +117,10 @@ class StandinSession(PoolSession):
 class StandinService(ExchangeService):
     """The jump-host cmdlet layer, plus Import-Module and the stand-in's fault knobs."""
 
-    def __init__(self, *args: Any, knobs: Sequence[str] = (), write: Any = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, knobs: Sequence[str] = (), write: Any = None, command_log: str | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.command_log = command_log  # tests: one line per command received, its name and parameter names
         self.knobs = {k.split(":", 1)[0].lower(): k.split(":", 1)[1] if ":" in k else "" for k in knobs}
         self.per_cmdlet = {(k.split(":", 1)[0].lower(), k.split(":", 1)[1].lower()) for k in knobs if ":" in k}
         self.write = write
@@ -126,6 +128,9 @@ class StandinService(ExchangeService):
     def _run_command(self, session: PoolSession, name: str, parameters: Sequence[tuple[str | None, Any]],
                      piped: list[Any] | None) -> CmdletResult:
         lname = name.lower()
+        if self.command_log:
+            with open(self.command_log, "a", encoding="utf-8") as log:
+                log.write(" ".join([name, *(f"-{n}" for n, _ in parameters if n)]) + "\n")
         if ("die", lname) in self.per_cmdlet:
             os._exit(1)  # the process dies mid-pipeline: no reply, no CommandAck for later ones
         if ("hang", lname) in self.per_cmdlet:
@@ -285,6 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                      exchange_down=bool(config.get("exchange_down", False)))
     server: StandinServer | None = None
     service = StandinService(tenant, tokens, plan, None, "jump-host", knobs=knobs,
+                             command_log=config.get("command_log"),
                              write=lambda line: server.write(line) if server else None)
     server = StandinServer(service, out, names.get("version", DEFAULT_POWERSHELL))
     try:
