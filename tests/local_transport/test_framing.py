@@ -84,3 +84,17 @@ def test_the_stand_in_dies_on_what_kills_pwsh(launcher: Path, bad: bytes) -> Non
 def test_the_stand_in_needs_server_mode(launcher: Path) -> None:
     done = subprocess.run([str(launcher), "-NoLogo"], capture_output=True, timeout=30, check=False)
     assert done.returncode == 64 and b"server mode" in done.stderr
+
+
+def test_the_client_channel_signals_and_closes_and_sees_a_fatal_reply(launcher: Path) -> None:
+    from auditor.collect import children
+    from auditor.collect.outofproc import Channel, ChannelError
+
+    channel = Channel([str(launcher), "-NoLogo", "-NoProfile", "-s"], 10)
+    channel.command(PID)
+    channel.signal(PID)  # SignalAck, as pwsh always answers (the pipeline never started)
+    channel.close(PID)
+    channel._send(Packet("Signal", POOL))  # pwsh refuses a Signal to the pool and exits
+    with pytest.raises(ChannelError, match=r"^pwsh reported an error: An unknown element \"Signal\""):
+        channel.next_data("waiting")
+    assert channel.end() == FATAL and children.live_pids() == []
