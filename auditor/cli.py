@@ -24,6 +24,7 @@ except ImportError:  # pragma: no cover
     from click.exceptions import ClickException  # type: ignore[no-redef]
 
 from auditor import __version__
+from auditor.collect.children import install_signal_handlers
 from auditor.commands import history, live, offline
 from auditor.errors import AuditorError
 from auditor.redact import redact
@@ -74,6 +75,7 @@ def main(argv: list[str] | None = None) -> None:
 
     Everything printed meanwhile goes through auditor.terminal: tenant data shows as text, never as escape
     sequences the terminal would obey."""
+    install_signal_handlers()  # Ctrl+C and SIGTERM end the local pwsh children first
     with guarded_streams():
         code = _run(argv)
     sys.exit(code if isinstance(code, int) else 0)

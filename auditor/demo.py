@@ -19,6 +19,7 @@ from auditor.emulator.ca import CertPaths
 from auditor.emulator.exchange import attach
 from auditor.emulator.exchange.rest import attach_rest
 from auditor.emulator.faults import FaultPlan
+from auditor.emulator.pwsh_launcher import remove_standin, standin_pwsh
 from auditor.emulator.server import EmulatorServer
 from auditor.emulator.tenant import Tenant, load_tenant
 from auditor.errors import TenantFileError
@@ -29,6 +30,7 @@ from auditor.models.baseline import (
     ExchangeConfig,
     ExchangeConnect,
     ExchangeEncryption,
+    ExchangeTransport,
     TenantConfig,
 )
 from auditor.samples import SAMPLES_DIR
@@ -53,6 +55,7 @@ def running_emulator(tenant_file: Path, faults: FaultPlan | None = None, port: i
         yield server
     finally:
         server.stop()
+        remove_standin(server)
 
 
 def emulator_baseline(base: Baseline, server: EmulatorServer) -> Baseline:
@@ -71,7 +74,10 @@ def emulator_baseline(base: Baseline, server: EmulatorServer) -> Baseline:
             auth=ExchangeAuth.BASIC, encryption=ExchangeEncryption.AUTO, username=str(jump.get("username", "")),
             configuration_name="Microsoft.PowerShell", connect=ExchangeConnect.JUMP_HOST,
             operation_timeout_s=base.exchange.operation_timeout_s, pools=base.exchange.pools,
-            rest_endpoint=f"{server.base_url}/adminapi/beta"),
+            rest_endpoint=f"{server.base_url}/adminapi/beta",
+            # transport "local": the emulator's stand-in for pwsh, made only when asked for
+            pwsh_path=str(standin_pwsh(server)) if base.exchange.transport is ExchangeTransport.LOCAL
+            else base.exchange.pwsh_path),
     )
 
 

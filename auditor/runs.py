@@ -58,7 +58,8 @@ def require_live_settings(base: Baseline) -> None:
     psrp = base.exchange.transport is ExchangeTransport.PSRP
     if psrp and not base.exchange.server:
         missing.append("exchange.server")
-    if psrp and base.exchange.connect is ExchangeConnect.JUMP_HOST and not base.tenant.domain:
+    local = base.exchange.transport is ExchangeTransport.LOCAL  # Connect-ExchangeOnline -Organization <domain>
+    if (local or (psrp and base.exchange.connect is ExchangeConnect.JUMP_HOST)) and not base.tenant.domain:
         missing.append("tenant.domain")
     if missing:
         raise ConfigError(f"{base.source}: {', '.join(missing)}: required for a live run")

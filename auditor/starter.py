@@ -23,7 +23,7 @@ ca_bundle = ""                  # a CA bundle used instead of the system store (
 timeout_s = 30                  # seconds per HTTP request (1 to 600)
 
 [exchange]
-transport = "psrp"              # psrp | rest (experimental) | none (Exchange checks then SKIP, saying why)
+transport = "psrp"              # psrp | local | rest (experimental) | none (Exchange checks then SKIP, saying why)
 server = "jump01.contoso.com"   # a Windows host with WinRM and the ExchangeOnlineManagement module
 port = 5986                     # 1 to 65535
 ssl = true
@@ -36,6 +36,7 @@ connect = "jump-host"           # jump-host: Connect-ExchangeOnline -AccessToken
 operation_timeout_s = 60        # seconds per pipeline (1 to 3600)
 pools = 2                       # runspace pools opened in parallel (1 to 16)
 rest_endpoint = "https://outlook.office365.com/adminapi/beta"   # transport = "rest" only
+pwsh_path = "pwsh"              # transport = "local" only: PowerShell 7.2+ with ExchangeOnlineManagement 3.1+
 
 [policy]
 credential_warning_days = 30    # CRED-002, TEN-003 (0 to 3650)

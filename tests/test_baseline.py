@@ -34,6 +34,13 @@ def test_good_baseline_parses_with_defaults_and_normalised_ids():
     assert b.policy.credential_warning_days == 30 and b.sweep.enabled
     assert b.waivers[0].expires == date(2027, 3, 31)
     assert b.exchange.transport == "psrp" and b.exchange.pools == 2
+    assert b.exchange.pwsh_path == "pwsh"  # looked up on PATH when transport = "local"
+
+
+def test_local_transport_takes_a_pwsh_path():
+    b = parse_baseline(GOOD + "\n[exchange]\ntransport = 'local'\npwsh_path = '/opt/PowerShell 7/pwsh'\n",
+                       origin="b.toml")
+    assert b.exchange.transport == "local" and b.exchange.pwsh_path == "/opt/PowerShell 7/pwsh"
 
 
 def test_starter_baseline_from_init_is_valid():
@@ -48,7 +55,13 @@ def test_starter_baseline_from_init_is_valid():
     ("[policy]\ncredential_warning_days = 'thirty'\n", "b.toml: policy.credential_warning_days: must be an integer"),
     ("[policy]\ncredential_warning_days = true\n", "b.toml: policy.credential_warning_days: must be a number"),
     ("[policy]\ncanary_sample_size = -1\n", "b.toml: policy.canary_sample_size: must be at least 0"),
-    ("[exchange]\ntransport = 'ssh'\n", "b.toml: exchange.transport: 'ssh' is not one of psrp, rest, none"),
+    ("[exchange]\ntransport = 'ssh'\n", "b.toml: exchange.transport: 'ssh' is not one of psrp, rest, local, none"),
+    ("[exchange]\npwsh_path = ''\n", "b.toml: exchange.pwsh_path: must be the path (or name) of PowerShell 7's "
+     "pwsh, without surrounding spaces"),
+    ("[exchange]\npwsh_path = '-c Get-Process'\n", "b.toml: exchange.pwsh_path: must be a path to pwsh, not "
+     "options or control characters"),
+    ("[exchange]\npwsh_path = \"pwsh\\nrm\"\n", "b.toml: exchange.pwsh_path: must be a path to pwsh, not options "
+     "or control characters"),
     ("[exchange]\nport = 70000\n", "b.toml: exchange.port: must be at most 65535"),
     ("[auth]\nauthority = 'http://login'\n", "b.toml: auth.authority: 'http://login' must be an https:// URL"),
     ("[tenant]\nid = 'contoso'\n", "b.toml: tenant.id: 'contoso' is not a GUID"),
@@ -111,7 +124,7 @@ def test_each_closed_choice_is_one_enum_read_by_the_toml_reader_and_offered_by_t
     b = parse_baseline('[exchange]\nauth = "basic"\nconnect = "direct"\n' + GOOD)
     assert (b.exchange.auth, b.exchange.connect) == (ExchangeAuth.BASIC, ExchangeConnect.DIRECT)
     assert b.integrations[0].access_model is AccessModel.POLICY
-    with pytest.raises(ConfigError, match=r"exchange\.transport: 'winrm' is not one of psrp, rest, none"):
+    with pytest.raises(ConfigError, match=r"exchange\.transport: 'winrm' is not one of psrp, rest, local, none"):
         parse_baseline('[exchange]\ntransport = "winrm"\n', origin="b.toml")
     with pytest.raises(SystemExit) as exc:
         main(["demo", "--exchange-transport", "none", "--out", str(tmp_path), "--quiet", "--format", "json"])

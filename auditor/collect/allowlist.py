@@ -13,6 +13,7 @@ from auditor.errors import CollectionError
 
 ALLOWED_CMDLETS: tuple[str, ...] = (
     "Connect-ExchangeOnline",
+    "Import-Module",  # local transport only: loads ExchangeOnlineManagement in the auditor's own pwsh
     "Get-ApplicationAccessPolicy",
     "Test-ApplicationAccessPolicy",
     "Get-DistributionGroup",

@@ -88,6 +88,14 @@ class OutputSerializer(Serializer):
                           stacklevel=2)
             return fallback().deserialize(text, ObjectMeta("ObjDynamic", object=GenericComplexObject))
 
+    def output_object(self, text: str) -> GenericComplexObject | None:
+        """One PIPELINE_OUTPUT object by the fast path (what pypsrp would build), or None outside it. The local
+        transport uses it on psrpcore's messages so both PowerShell transports read output identically."""
+        try:
+            return self._output(text)
+        except (Unsupported, ElementTree.ParseError, ValueError, TypeError, KeyError, AttributeError):
+            return None
+
     def _output(self, text: str) -> Any:
         root = ElementTree.fromstring(text)
         if root.tag != "Obj":

@@ -6,10 +6,11 @@ from collections.abc import Callable
 from typing import Any
 
 from auditor.collect.exchange import collect_exchange
+from auditor.collect.local_pool import open_local_pool
 from auditor.collect.psrp import open_psrp_pool
 from auditor.collect.rest import open_rest_pool
 from auditor.collect.run import CollectionSettings
-from auditor.models.baseline import Baseline
+from auditor.models.baseline import Baseline, ExchangeTransport
 from auditor.models.snapshot import SECTION_NAMES, Section, SectionStatus
 
 
@@ -18,6 +19,8 @@ def read_exchange(baseline: Baseline, settings: CollectionSettings,
     verify_tls = True if settings is None else settings.verify_tls
     if baseline.exchange.transport == "rest":  # experimental: README "Choosing the Exchange transport"
         return collect_exchange(baseline, lambda: open_rest_pool(baseline, exchange_token, verify_tls))
+    if baseline.exchange.transport is ExchangeTransport.LOCAL:  # a pwsh child per pool, on this machine
+        return collect_exchange(baseline, lambda: open_local_pool(baseline, exchange_token))
     if baseline.exchange.transport != "psrp":
         names = [n for n in SECTION_NAMES if n.startswith("exchange.")] + ["canaries"]
         reason = f"the {baseline.exchange.transport} transport is not available yet"

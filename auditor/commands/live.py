@@ -116,8 +116,9 @@ def demo_command(
                                                "seed=7,latency_ms=20,throttle_every=5 (docs/emulator.md).")] = None,
     exchange_transport: Annotated[ExchangeTransport | None, typer.Option(
         "--exchange-transport", help="How Exchange is reached: psrp (the default; a jump host over PowerShell "
-        "remoting), rest (experimental: the module's undocumented InvokeCommand endpoint) or none (not read). "
-        "Overrides the baseline's [exchange] transport.", show_default=False)] = None,
+        "remoting), local (a pwsh child on this machine; here the emulator's stand-in for pwsh), rest "
+        "(experimental: the module's undocumented InvokeCommand endpoint) or none (not read). Overrides the "
+        "baseline's [exchange] transport.", show_default=False)] = None,
     history: HistoryOption = None,
     no_history: NoHistory = False,
     fail_on_new: FailOnNew = False,
@@ -182,12 +183,14 @@ def emulator_command(
 
 def _print_emulator(server: EmulatorServer, source: Path) -> None:
     from auditor.demo import baseline_toml
+    from auditor.emulator.pwsh_launcher import standin_pwsh
 
     typer.echo(f"# tenant emulator for {server.tenant.display_name} ({server.tenant.id})")
     typer.echo(f"# Entra authority: {server.authority}")
     typer.echo(f"# Graph:           {server.base_url}/v1.0")
     typer.echo(f"# WSMan/PSRP:      {server.base_url}/wsman")
     typer.echo(f"# CA certificate:  {server.ca_path}")
+    typer.echo(f"# pwsh stand-in:   {standin_pwsh(server)} (transport = \"local\": set it as pwsh_path)")
     typer.echo("# Secrets come from the environment, as in a real run: set AUDITOR_CLIENT_SECRET to")
     typer.echo(f"# emulator.clients[0].secret and AUDITOR_PSRP_PASSWORD to emulator.jumpHost.password of {source}")
     typer.echo("# A baseline for it: save as emulator.toml, add your integrations, then run")

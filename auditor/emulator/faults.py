@@ -31,6 +31,7 @@ class FaultPlan:
     batch_failed_dependency: bool = False
     """$batch answers its envelope 424 Failed Dependency when an item inside was throttled (429), as Graph's
     throttling guidance describes; off, the envelope is 200 (docs/microsoft-facts.md, Microsoft Graph)."""
+    pwsh: frozenset[str] = frozenset()  # the `pwsh` stand-in's knobs (auditor/emulator/exchange/pwsh_standin.py)
 
     @classmethod
     def parse(cls, spec: str) -> FaultPlan:
@@ -48,6 +49,9 @@ class FaultPlan:
                 raise ConfigError(f"fault plan: key '{key}' needs a value")
             if key == "psrp_fail":
                 fails.update(_cmdlet(name.strip()) for name in raw.split("+") if name.strip())
+                continue
+            if key == "pwsh":
+                values["pwsh"] = frozenset(knob.strip() for knob in raw.split("+") if knob.strip())
                 continue
             values[key] = _convert(key, raw)
         if fails:

@@ -38,11 +38,17 @@ class TokenIssuer:
         issuer: str = "https://127.0.0.1/emulator/v2.0",
         object_id_for: Callable[[str], str | None] | None = None,
         lifetime_s: int = TOKEN_LIFETIME_S,
+        key: bytes | None = None,
     ) -> None:
         self.issuer = issuer
         self.lifetime_s = lifetime_s
         self._object_id_for = object_id_for or (lambda _app_id: None)
-        self._key = secrets.token_bytes(32)
+        self._key = key or secrets.token_bytes(32)
+
+    def verification_key(self) -> bytes:
+        """The signing key, for a stand-in process (the emulator's `pwsh`) that verifies this issuer's tokens;
+        it travels in a private file, never with a token."""
+        return self._key
 
     def issue(self, app_id: str, audience: str, roles: Iterable[str], tenant_id: str) -> str:
         now = int(time.time())

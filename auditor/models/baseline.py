@@ -31,6 +31,7 @@ class ExchangeTransport(StrEnum):
 
     PSRP = "psrp"  # PowerShell remoting to a jump host (or an endpoint) running the module
     REST = "rest"  # experimental: the module's InvokeCommand endpoint, called directly
+    LOCAL = "local"  # a `pwsh -s` child on this machine running the module, over PowerShell's out-of-process PSRP
     NONE = "none"  # Exchange is not read; its checks SKIP, saying why
 
 
@@ -109,6 +110,7 @@ class ExchangeConfig:
     operation_timeout_s: float = 60.0
     pools: int = 2
     rest_endpoint: str = "https://outlook.office365.com/adminapi/beta"
+    pwsh_path: str = "pwsh"  # transport = "local": PowerShell 7's executable (a bare name is looked up on PATH)
 
     def __post_init__(self) -> None:
         _as_members(self, transport=ExchangeTransport, auth=ExchangeAuth, encryption=ExchangeEncryption,
@@ -274,7 +276,7 @@ def _auth(r: TableReader) -> AuthConfig:
 
 def _exchange(r: TableReader) -> ExchangeConfig:
     r.only({"transport", "server", "port", "ssl", "path", "auth", "encryption", "username",
-            "configuration_name", "connect", "operation_timeout_s", "pools", "rest_endpoint"})
+            "configuration_name", "connect", "operation_timeout_s", "pools", "rest_endpoint", "pwsh_path"})
     d = ExchangeConfig()
     port = r.number("port", d.port, *LIMITS["port"])
     return ExchangeConfig(
@@ -292,7 +294,18 @@ def _exchange(r: TableReader) -> ExchangeConfig:
                                            *LIMITS["operation_timeout_s"], integer=False)),
         pools=r.number("pools", d.pools, *LIMITS["pools"]),
         rest_endpoint=r.text("rest_endpoint", d.rest_endpoint).rstrip("/"),
+        pwsh_path=_pwsh_path(r, d.pwsh_path),
     )
+
+
+def _pwsh_path(r: TableReader, default: str) -> str:
+    """An executable's name or path: never empty, never an option or a command line with control characters."""
+    value = r.text("pwsh_path", default)
+    if not value.strip() or value != value.strip():
+        raise r.error("pwsh_path", "must be the path (or name) of PowerShell 7's pwsh, without surrounding spaces")
+    if value.startswith("-") or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        raise r.error("pwsh_path", "must be a path to pwsh, not options or control characters")
+    return value
 
 
 def _policy(r: TableReader) -> PolicyConfig:

@@ -20,7 +20,7 @@ TABLES = {"tenant": ["id", "domain", "name"],
           "auth": ["client_id", "certificate", "certificate_password_env", "authority", "graph_endpoint",
                    "exchange_resource", "ca_bundle", "timeout_s"],
           "exchange": ["transport", "server", "port", "ssl", "path", "auth", "encryption", "username",
-                       "configuration_name", "connect", "operation_timeout_s", "pools", "rest_endpoint"],
+                       "configuration_name", "connect", "operation_timeout_s", "pools", "rest_endpoint", "pwsh_path"],
           "policy": ["credential_warning_days", "max_secret_lifetime_days", "canary_sample_size"],
           "sweep": ["enabled", "include_microsoft_apps", "allowed_privileged"],
           "history": ["path"], "report": ["title", "organisation"]}
@@ -28,7 +28,8 @@ ARRAYS = {"integration": ["name", "app_id", "permissions", "allowed_extra", "sco
                           "access_model", "group_managers", "owners"],
           "waiver": ["check", "resource", "reason", "expires"]}
 STRINGS = st.one_of(st.text(max_size=30), ODD_TEXT.filter(lambda s: not re.search("[\ud800-\udfff]", s)),
-                    st.sampled_from(["policy", "rbac", "psrp", "none", "rest", "CRED-005", "SCOPE-001", "*",
+                    st.sampled_from(["policy", "rbac", "psrp", "none", "rest", "local", "pwsh", "CRED-005",
+                                     "SCOPE-001", "*",
                                      "e7e4dbfc-046f-4074-9b3b-2ae8f144f59b", "support@contoso.com", "Mail.Read",
                                      "Office 365 Exchange Online:full_access_as_app", "critical"]))
 SCALARS = st.one_of(STRINGS, st.integers(min_value=-(2**63), max_value=2**63 - 1), st.booleans(),

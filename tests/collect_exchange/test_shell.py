@@ -37,7 +37,7 @@ def shell(jump_host: Pair) -> Iterator[PsrpShell]:
 
 def test_allowlist_is_exactly_the_read_only_cmdlets() -> None:
     assert sorted(ALLOWED_CMDLETS) == sorted([
-        "Connect-ExchangeOnline", "Get-ApplicationAccessPolicy", "Test-ApplicationAccessPolicy",
+        "Connect-ExchangeOnline", "Import-Module", "Get-ApplicationAccessPolicy", "Test-ApplicationAccessPolicy",
         "Get-DistributionGroup", "Get-DistributionGroupMember", "Get-Mailbox", "Get-EXOMailbox", "Get-Recipient",
         "Get-ServicePrincipal", "Get-ManagementRoleAssignment", "Get-ManagementScope",
         "Test-ServicePrincipalAuthorization"])
