@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import re
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -51,7 +52,7 @@ class FaultPlan:
                 fails.update(_cmdlet(name.strip()) for name in raw.split("+") if name.strip())
                 continue
             if key == "pwsh":
-                values["pwsh"] = frozenset(knob.strip() for knob in raw.split("+") if knob.strip())
+                values["pwsh"] = frozenset(_pwsh_knob(knob.strip()) for knob in raw.split("+") if knob.strip())
                 continue
             values[key] = _convert(key, raw)
         if fails:
@@ -84,6 +85,26 @@ def _convert(key: str, raw: str) -> object:
     if not lo <= number <= hi:  # also refuses nan and inf
         raise ConfigError(f"fault plan: bad value for '{key}': {raw!r} (from {lo} to {hi})")
     return number
+
+
+PWSH_KNOBS = ("exit", "garbage", "die:<Cmdlet>", "hang:<Cmdlet>", "garbage:<Cmdlet>", "module:missing",
+              "module:<version>", "version:<version>")
+_VERSION = re.compile(r"\d{1,4}(\.\d{1,6}){1,3}")
+
+
+def _pwsh_knob(knob: str) -> str:
+    """A knob of the `pwsh` stand-in, as docs/emulator.md lists them: a typo would otherwise inject nothing."""
+    kind, sep, arg = knob.partition(":")
+    kind = kind.lower()
+    if not sep and kind in ("exit", "garbage"):
+        return kind
+    if sep and kind in ("die", "hang", "garbage"):
+        return f"{kind}:{_cmdlet(arg)}"
+    if sep and kind == "module" and (arg.lower() == "missing" or _VERSION.fullmatch(arg)):
+        return f"module:{arg.lower()}"
+    if sep and kind == "version" and _VERSION.fullmatch(arg):
+        return f"version:{arg}"
+    raise ConfigError(f"fault plan: 'pwsh': unknown knob {knob!r} (known: {', '.join(PWSH_KNOBS)})")
 
 
 def _cmdlet(name: str) -> str:

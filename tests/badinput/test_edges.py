@@ -205,6 +205,8 @@ def test_numbers_past_what_the_history_holds_are_refused_with_one_line(args: tup
     ("latency_ms=inf", "latency_ms"), ("latency_ms=nan", "latency_ms"), ("latency_ms=1e300", "latency_ms"),
     ("retry_after_s=inf", "retry_after_s"), ("throttle_every=99999999999999999999", "throttle_every"),
     ("token_error=999999999999", "token_error"),
+    ("pwsh=die:Get-Mailboxx", "Get-Mailboxx"), ("pwsh=dei:Get-Mailbox", "dei:Get-Mailbox"),
+    ("pwsh=version:seven", "version:seven"),
 ])
 @pytest.mark.parametrize("command", ["emulator", "demo"])
 def test_a_bad_fault_spec_is_refused_with_one_line(command: str, spec: str, naming: str,
@@ -231,5 +233,5 @@ def test_every_numeric_fault_key_has_a_documented_range() -> None:
 
     plan = FaultPlan()
     numeric = {f.name for f in dataclasses.fields(FaultPlan)
-               if f.name != "psrp_fail" and not isinstance(getattr(plan, f.name), bool)}
+               if f.name not in ("psrp_fail", "pwsh") and not isinstance(getattr(plan, f.name), bool)}
     assert numeric == set(RANGES)
