@@ -5,13 +5,20 @@ from __future__ import annotations
 import secrets
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import jwt
 
 TOKEN_LIFETIME_S = 3600
+
+
+def lifetime_for(doc: Mapping[str, Any]) -> int:
+    """The tenant file's `emulator.tokenLifetimeSeconds` (validated), else an hour as Entra's default."""
+    value = (doc.get("emulator") or {}).get("tokenLifetimeSeconds")
+    return int(value) if isinstance(value, int) and not isinstance(value, bool) and value > 0 else TOKEN_LIFETIME_S
 
 
 @dataclass(frozen=True)
