@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from auditor.collect.exchange import collect_exchange
+from auditor.collect.exo_session import exchange_environment, organization_note
 from auditor.collect.psrp import open_psrp_pool
 from auditor.collect.rest import open_rest_pool
 from auditor.collect.run import CollectionSettings
@@ -23,5 +24,11 @@ def read_exchange(baseline: Baseline, settings: CollectionSettings,
         reason = f"the {baseline.exchange.transport} transport is not available yet"
         return {n: Section(n, "exo", SectionStatus.NOT_COLLECTED, reason) for n in names}, {}
     token = exchange_token if baseline.exchange.connect == "jump-host" else None
-    return collect_exchange(baseline, lambda: open_psrp_pool(
+    sections, facts = collect_exchange(baseline, lambda: open_psrp_pool(
         baseline, settings.psrp_password, token, baseline.auth.ca_bundle or None, verify_tls))
+    if token is not None:  # what Connect-ExchangeOnline was given, and a doubt about it (docs/microsoft-facts.md)
+        session = facts.setdefault("exchange", {})
+        session["exchange_environment"] = exchange_environment(baseline) or "O365Default"
+        if (note := organization_note(baseline.tenant.domain)) is not None:
+            session["organization_note"] = note
+    return sections, facts

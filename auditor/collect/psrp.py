@@ -27,6 +27,7 @@ from pypsrp.wsman import WSMan
 from auditor.collect import clixml
 from auditor.collect import shell as seam
 from auditor.collect.allowlist import ensure_allowed
+from auditor.collect.exo_session import MAX_RECONNECTS, due, exchange_environment, looks_expired, reconnect_at
 from auditor.collect.psrp_errors import connect_hint, describe_transport_error
 from auditor.collect.shell import CmdletErrorInfo, Command, Output, PipelineFailed, ShellPool, ShellStats
 from auditor.errors import CollectionError, ConfigError
@@ -43,6 +44,7 @@ class PsrpSettings:
 
     server: str
     organization: str = ""  # -Organization for Connect-ExchangeOnline (the tenant's domain)
+    environment: str = ""  # -ExchangeEnvironmentName; "" leaves the module's default, O365Default
     port: int = 5986
     path: str = "wsman"
     ssl: bool = True
@@ -61,7 +63,8 @@ class PsrpSettings:
     @classmethod
     def from_baseline(cls, baseline: Baseline, password: str, ca_path: str | None = None) -> PsrpSettings:
         ex = baseline.exchange
-        return cls(server=ex.server, organization=baseline.tenant.domain, port=ex.port, path=ex.path, ssl=ex.ssl,
+        return cls(server=ex.server, organization=baseline.tenant.domain, environment=exchange_environment(baseline),
+                   port=ex.port, path=ex.path, ssl=ex.ssl,
                    auth=ex.auth, encryption=ex.encryption, username=ex.username, password=password,
                    cert_validation=ca_path or baseline.auth.ca_bundle or True,
                    operation_timeout_s=ex.operation_timeout_s, configuration_name=ex.configuration_name,
@@ -95,6 +98,8 @@ class PsrpShell:
         self._lock = threading.Lock()
         self._wsman: WSMan | None = None
         self._pool: RunspacePool | None = None
+        self._reconnect_at: float | None = None  # when the session's token is about to expire
+        self._worked: set[str] = set()  # cmdlets that answered in this session (CommandNotFound then = expired)
 
     def open(self) -> PsrpShell:
         seam.quiet_transport_logs()
@@ -136,8 +141,10 @@ class PsrpShell:
         assert self._token is not None
         token = self._token()
         self._secrets.append(token)
-        connect = Command("Connect-ExchangeOnline",
-                          {"AccessToken": token, "Organization": self.settings.organization, "ShowBanner": False})
+        parameters: dict[str, Any] = {"AccessToken": token, "Organization": self.settings.organization}
+        if self.settings.environment:  # GCC High, DoD, 21Vianet: docs/microsoft-facts.md
+            parameters["ExchangeEnvironmentName"] = self.settings.environment
+        connect = Command("Connect-ExchangeOnline", {**parameters, "ShowBanner": False})
         try:
             output = self._invoke([connect])
         except PipelineFailed as exc:
@@ -148,6 +155,7 @@ class PsrpShell:
         if output.errors:
             raise CollectionError(f"Connect-ExchangeOnline on {self.settings.server} failed: "
                                   f"{connect_hint(redact(output.errors[0].message, self._secrets))}")
+        self._reconnect_at = reconnect_at(token)
 
     def _discard_pool(self) -> None:
         pool, self._pool = self._pool, None
@@ -173,7 +181,33 @@ class PsrpShell:
             if self._pool is None:
                 self._retrying(self._open_once, "reopening a runspace pool")
             what = ", ".join(dict.fromkeys(c.name for c in commands))
-            return self._retrying(lambda: self._invoke(commands), what)
+            if self._may_reconnect() and due(self._reconnect_at):
+                self._reconnect("its token is about to expire")
+            try:
+                output: Output = self._retrying(lambda: self._invoke(commands), what)
+            except PipelineFailed as exc:
+                if not (self._may_reconnect() and self._expired(exc.error)):
+                    raise
+                self._reconnect(f"{what} answered as for an expired token")
+                output = self._retrying(lambda: self._invoke(commands), what)
+            self._worked.update(c.name for c in commands)
+            return output
+
+    def _may_reconnect(self) -> bool:
+        return self.settings.connect == "jump-host" and self.stats.reconnects < MAX_RECONNECTS
+
+    def _expired(self, error: CmdletErrorInfo) -> bool:
+        """An expired session answers in undocumented words (docs/microsoft-facts.md): an UnAuthorized-like error,
+        or CommandNotFound for a cmdlet that answered before in this session or once the token's time is up."""
+        if error.command_not_found:
+            return due(self._reconnect_at) or str(error.target or "") in self._worked
+        return looks_expired(error)
+
+    def _reconnect(self, why: str) -> None:
+        """Connect-ExchangeOnline again in the same runspace, with a fresh token (bounded per pool and run)."""
+        self.stats.reconnects += 1
+        log.info("Exchange session on %s: %s; connecting again with a fresh token", self.settings.server, why)
+        self._retrying(self._connect, "reconnecting with a fresh token")
 
     def _retrying(self, action: Callable[[], Any], what: str) -> Any:
         """Run `action`, retrying transient failures with backoff and reopening a dropped pool once."""

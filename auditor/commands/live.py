@@ -184,6 +184,11 @@ def _collect_live(baseline_file: Path, console: Console, insecure: bool = False)
                                   done=console.done, verify_tls=not insecure)
     if insecure:
         typer.echo(INSECURE_WARNING, err=True)
+    if base.exchange.transport == "psrp" and base.exchange.connect == "jump-host":
+        from auditor.collect.exo_session import organization_note
+
+        if (note := organization_note(base.tenant.domain)) is not None:
+            typer.echo(f"warning: {note}", err=True)
     return base, collect(base, settings, read_exchange)
 
 

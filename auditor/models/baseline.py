@@ -55,6 +55,7 @@ class ExchangeConfig:
     operation_timeout_s: float = 60.0
     pools: int = 2
     rest_endpoint: str = "https://outlook.office365.com/adminapi/beta"
+    environment_name: str = ""  # Connect-ExchangeOnline -ExchangeEnvironmentName; "" = derived from the resource
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,8 @@ TRANSPORTS = ("psrp", "rest", "none")
 PSRP_AUTH = ("negotiate", "kerberos", "ntlm", "basic", "certificate", "credssp")
 ENCRYPTION = ("auto", "always", "never")
 CONNECT_MODES = ("jump-host", "direct")
+# Connect-ExchangeOnline -ExchangeEnvironmentName, the documented values (docs/microsoft-facts.md).
+EXCHANGE_ENVIRONMENTS = ("O365Default", "O365GermanyCloud", "O365China", "O365USGovGCCHigh", "O365USGovDoD")
 ACCESS_MODELS = ("policy", "rbac")
 
 
@@ -207,7 +210,7 @@ def _auth(r: TableReader) -> AuthConfig:
 
 def _exchange(r: TableReader) -> ExchangeConfig:
     r.only({"transport", "server", "port", "ssl", "path", "auth", "encryption", "username",
-            "configuration_name", "connect", "operation_timeout_s", "pools", "rest_endpoint"})
+            "configuration_name", "connect", "operation_timeout_s", "pools", "rest_endpoint", "environment_name"})
     d = ExchangeConfig()
     port = r.number("port", d.port, minimum=1)
     if port > 65535:
@@ -226,7 +229,17 @@ def _exchange(r: TableReader) -> ExchangeConfig:
         operation_timeout_s=float(r.number("operation_timeout_s", d.operation_timeout_s, 1, integer=False)),
         pools=r.number("pools", d.pools, minimum=1),
         rest_endpoint=r.text("rest_endpoint", d.rest_endpoint).rstrip("/"),
+        environment_name=_environment_name(r),
     )
+
+
+def _environment_name(r: TableReader) -> str:
+    """Empty (derive it from [auth] exchange_resource) or one of the documented ExchangeEnvironment names."""
+    value = r.text("environment_name")
+    if value and value not in EXCHANGE_ENVIRONMENTS:
+        raise r.error("environment_name", f"{value!r} is not one of {', '.join(EXCHANGE_ENVIRONMENTS)} (the values "
+                      "Connect-ExchangeOnline -ExchangeEnvironmentName documents)")
+    return value
 
 
 def _policy(r: TableReader) -> PolicyConfig:

@@ -87,7 +87,7 @@ def connect(tenant: Tenant, tokens: TokenIssuer, parameters: Sequence[tuple[str 
         raise _refused(
             "UnAuthorized",
             f"The access token is invalid: wrong audience '{claims.audience}' "
-            f"(expected '{sorted(expected)[0]}' for {cloud}).",
+            f"(expected '{sorted(expected)[0]}'" + ("" if cloud == "O365Default" else f" for {cloud}") + ").",
         )
     if claims.tenant_id.lower() != tenant.id.lower():
         raise _refused(
