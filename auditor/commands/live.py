@@ -188,7 +188,7 @@ def _collect_live(baseline_file: Path, console: Console, insecure: bool = False)
         from auditor.collect.exo_session import organization_note
 
         if (note := organization_note(base.tenant.domain)) is not None:
-            typer.echo(f"warning: {note}", err=True)
+            typer.echo(f"auditor: warning: {note}", err=True)
     return base, collect(base, settings, read_exchange)
 
 

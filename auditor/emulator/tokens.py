@@ -51,7 +51,9 @@ class TokenIssuer:
         self._object_id_for = object_id_for or (lambda _app_id: None)
         self._key = secrets.token_bytes(32)
 
-    def issue(self, app_id: str, audience: str, roles: Iterable[str], tenant_id: str) -> str:
+    def issue(self, app_id: str, audience: str, roles: Iterable[str], tenant_id: str,
+              lifetime_s: int | None = None) -> str:
+        """`lifetime_s` overrides the issuer's lifetime for one token (tests: a token that has already expired)."""
         now = int(time.time())
         object_id = self._object_id_for(app_id)
         claims = {
@@ -59,7 +61,7 @@ class TokenIssuer:
             "iss": self.issuer,
             "iat": now,
             "nbf": now,
-            "exp": now + self.lifetime_s,
+            "exp": now + (self.lifetime_s if lifetime_s is None else lifetime_s),
             "appid": app_id,
             "appidacr": "1",
             "idtyp": "app",

@@ -23,9 +23,9 @@ from .support import EXCHANGE_SECTIONS, QUEUES, RewritingShell, audit_baseline, 
 Pair = tuple[EmulatorServer, ExchangeService]
 CONTACT, TICKETING = APP_RESTRICTED, APP_RBAC
 ALLOWED_PSRP = {"psrp:Connect-ExchangeOnline", "psrp:Get-ApplicationAccessPolicy", "psrp:Get-ManagementScope",
-                "psrp:Get-ServicePrincipal", "psrp:Get-ManagementRoleAssignment", "psrp:Get-Mailbox", "psrp:Get-EXOMailbox",
-                "psrp:Get-DistributionGroup", "psrp:Get-DistributionGroupMember", "psrp:Get-Recipient",
-                "psrp:Test-ApplicationAccessPolicy", "psrp:Test-ServicePrincipalAuthorization"}
+                "psrp:Get-ServicePrincipal", "psrp:Get-ManagementRoleAssignment", "psrp:Get-Mailbox",
+                "psrp:Get-EXOMailbox", "psrp:Get-DistributionGroup", "psrp:Get-DistributionGroupMember",
+                "psrp:Get-Recipient", "psrp:Test-ApplicationAccessPolicy", "psrp:Test-ServicePrincipalAuthorization"}
 
 
 @pytest.fixture(scope="module")

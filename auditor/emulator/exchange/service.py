@@ -28,6 +28,9 @@ MODES = {"jump-host": "Microsoft.PowerShell", "direct": "Microsoft.Exchange"}
 MAX_RECEIVE_WAIT_S = 2.0  # a Receive with nothing to send waits this long (at most) before OperationTimeout
 _SESSION_COMMANDS = {c.lower(): c for c in (connect.CONNECT, connect.DISCONNECT)}  # jump-host only
 Response = tuple[int, dict[str, str], bytes]
+# The ExchangeOnlineManagement module's own cmdlets: a jump host that loaded the module has them, an Exchange
+# endpoint reached directly (configuration Microsoft.Exchange) does not.
+MODULE_ONLY = frozenset({"Get-EXOMailbox"})
 
 
 class ExchangeService:
@@ -213,7 +216,8 @@ class ExchangeService:
                     self._connections[session.shell_id] = connection
             session.connected = session_command == connect.CONNECT
             return CmdletResult()
-        if canonical is None or (self.mode == "jump-host" and not session.connected):
+        if canonical is None or (self.mode == "jump-host" and not session.connected) or (
+                self.mode == "direct" and canonical in MODULE_ONLY):
             raise CmdletError(command_not_found(name))
         with self._lock:
             connection = self._connections.get(session.shell_id)
