@@ -111,7 +111,7 @@ class CmdletUnavailable(PipelineFailed):
 def role_hint(cmdlet: str) -> str:
     """Which cmdlet the auditor's app cannot run and how to find a role that holds it (which read-only role does
     is undocumented: docs/microsoft-facts.md)."""
-    return (f"{cmdlet} is not available to the auditor's app (CommandNotFound: none of its Exchange roles holds "
+    return (f"{cmdlet} is not available to the auditor's app (none of its Exchange roles holds "
             f"it); find the roles that hold it with `Get-ManagementRole -Cmdlet {cmdlet}` and assign a read-only "
             "one to the app's service principal")
 
