@@ -35,6 +35,7 @@ connect = "jump-host"           # jump-host: Connect-ExchangeOnline -AccessToken
 operation_timeout_s = 60        # per pipeline
 pools = 2                       # runspace pools opened in parallel
 rest_endpoint = "https://outlook.office365.com/adminapi/beta"   # transport = "rest" only
+environment_name = ""           # Connect-ExchangeOnline -ExchangeEnvironmentName: "" derives it from exchange_resource
 
 [policy]
 credential_warning_days = 30    # CRED-002, TEN-003

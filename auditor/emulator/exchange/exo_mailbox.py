@@ -3,8 +3,9 @@
 Documented (docs/microsoft-facts.md, "Exchange Online session"): `-PropertySets` takes All, Minimum (the default)
 and the named sets of `cmdlet-property-sets.md`; the Minimum set is exactly Alias, DisplayName, DistinguishedName,
 EmailAddresses, ExchangeVersion, ExternalDirectoryObjectId, Guid, Id, Name, OrganizationId, PrimarySmtpAddress,
-RecipientType, RecipientTypeDetails, UserPrincipalName. The emulator returns exactly that set (plus the
-properties asked with `-Properties` or by another set, when it models them) and refuses any other set name
+RecipientType, RecipientTypeDetails, UserPrincipalName. Other sets and `-Properties` come in addition to the Minimum
+set (exchange-online-powershell-v2.md). The emulator returns exactly that set (plus the properties asked with
+`-Properties` or by another set, when it models them) and refuses any other set name
 with the ParameterBindingException PowerShell gives for a value outside an enum.
 """
 
@@ -65,12 +66,10 @@ def _all_properties(r: Recipient, tenant_domain: str) -> dict[str, Any]:
 
 
 def exo_mailbox(r: Recipient, tenant_domain: str, bound: dict[str, Any]) -> Record:
-    """One Get-EXOMailbox row: the Minimum set unless other sets are named, plus -Properties it models."""
+    """One Get-EXOMailbox row: the Minimum set, plus the sets and -Properties asked for that the emulator models."""
     sets = property_sets(bound["PropertySets"]) if "PropertySets" in bound else ("Minimum",)
     every = _all_properties(r, tenant_domain)
-    wanted: list[str] = []
-    if "Minimum" in sets or "All" in sets:
-        wanted += MINIMUM
+    wanted = list(MINIMUM)  # with -PropertySets or -Properties, those come in addition to the Minimum set
     if "Custom" in sets or "All" in sets:
         wanted += CUSTOM
     asked = bound.get("Properties") or ()
