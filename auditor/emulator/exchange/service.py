@@ -211,9 +211,9 @@ class ExchangeService:
             if session_command == connect.CONNECT:
                 with self._lock:
                     self.connect_calls.append(record_call(parameters))
-                connection = connect.connect(self.tenant, self.tokens, parameters)
+                opened = connect.connect(self.tenant, self.tokens, parameters)
                 with self._lock:
-                    self._connections[session.shell_id] = connection
+                    self._connections[session.shell_id] = opened
             session.connected = session_command == connect.CONNECT
             return CmdletResult()
         if canonical is None or (self.mode == "jump-host" and not session.connected) or (
