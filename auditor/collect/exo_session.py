@@ -13,6 +13,7 @@ import base64
 import json
 import re
 import time
+from collections.abc import Collection
 from urllib.parse import urlsplit
 
 from auditor.collect.shell import CmdletErrorInfo
@@ -74,7 +75,17 @@ def due(moment: float | None) -> bool:
     return moment is not None and time.time() >= moment
 
 
-def looks_expired(error: CmdletErrorInfo) -> bool:
-    """An answer that can mean "the session's token has expired" (undocumented wording: any of them)."""
+def expired_answer(error: CmdletErrorInfo, reconnect_moment: float | None, worked: Collection[str]) -> bool:
+    """An answer that can mean "the session's token has expired" (undocumented: every form reported): an
+    expired/UnAuthorized/access-denied/401 wording, or CommandNotFound for a cmdlet that answered before in this
+    session (`worked`) or once the token's time is up."""
+    if error.command_not_found:
+        return due(reconnect_moment) or str(error.target or "") in worked
     text = f"{error.message} {error.fq_error}".lower()
-    return not error.command_not_found and any(word in text for word in EXPIRED_WORDS)
+    return any(word in text for word in EXPIRED_WORDS)
+
+
+def budget_spent(error: CmdletErrorInfo, budget: int = MAX_RECONNECTS) -> CmdletErrorInfo:
+    """The expired answer once a pool may not reconnect again: said as such (never read as a missing role)."""
+    return CmdletErrorInfo(f"the session's access token expired and the pool's reconnects for this run are spent "
+                           f"({budget}): {error.message}", "TokenExpired", error.target, error.statement_index)

@@ -27,7 +27,14 @@ from pypsrp.wsman import WSMan
 from auditor.collect import clixml
 from auditor.collect import shell as seam
 from auditor.collect.allowlist import ensure_allowed
-from auditor.collect.exo_session import MAX_RECONNECTS, due, exchange_environment, looks_expired, reconnect_at
+from auditor.collect.exo_session import (
+    MAX_RECONNECTS,
+    budget_spent,
+    due,
+    exchange_environment,
+    expired_answer,
+    reconnect_at,
+)
 from auditor.collect.psrp_errors import connect_hint, describe_transport_error
 from auditor.collect.shell import CmdletErrorInfo, Command, Output, PipelineFailed, ShellPool, ShellStats
 from auditor.errors import CollectionError, ConfigError
@@ -186,8 +193,11 @@ class PsrpShell:
             try:
                 output: Output = self._retrying(lambda: self._invoke(commands), what)
             except PipelineFailed as exc:
-                if not (self._may_reconnect() and self._expired(exc.error)):
+                if self.settings.connect != "jump-host" or not expired_answer(exc.error, self._reconnect_at,
+                                                                               self._worked):
                     raise
+                if not self._may_reconnect():  # the expiry shows as such, never as a missing role
+                    raise PipelineFailed(what, budget_spent(exc.error, MAX_RECONNECTS), exc.output) from None
                 self._reconnect(f"{what} answered as for an expired token")
                 output = self._retrying(lambda: self._invoke(commands), what)
             self._worked.update(c.name for c in commands)
@@ -195,13 +205,6 @@ class PsrpShell:
 
     def _may_reconnect(self) -> bool:
         return self.settings.connect == "jump-host" and self.stats.reconnects < MAX_RECONNECTS
-
-    def _expired(self, error: CmdletErrorInfo) -> bool:
-        """An expired session answers in undocumented words (docs/microsoft-facts.md): an UnAuthorized-like error,
-        or CommandNotFound for a cmdlet that answered before in this session or once the token's time is up."""
-        if error.command_not_found:
-            return due(self._reconnect_at) or str(error.target or "") in self._worked
-        return looks_expired(error)
 
     def _reconnect(self, why: str) -> None:
         """Connect-ExchangeOnline again in the same runspace, with a fresh token (bounded per pool and run)."""
