@@ -39,7 +39,7 @@ EXPIRED_WORDS = ("expired", "unauthorized", "access is denied", "invalid_token",
 def exchange_environment(baseline: Baseline) -> str:
     """The -ExchangeEnvironmentName to send, or "" to leave the module's default (O365Default)."""
     if baseline.exchange.environment_name:
-        return baseline.exchange.environment_name
+        return str(baseline.exchange.environment_name)
     host = (urlsplit(baseline.auth.exchange_resource).hostname or "").lower()
     return ENVIRONMENT_BY_HOST.get(host, "")
 

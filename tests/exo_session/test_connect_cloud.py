@@ -20,11 +20,11 @@ from tests.collect_exchange.support import audit_baseline, collector_doc, settin
 from tests.emulator_exchange.helpers import DOMAIN, JUMP_USER, TENANT_ID, exchange_token, running, wsman
 
 CLOUDS = [  # [auth] exchange_resource, [exchange] environment_name, what Connect-ExchangeOnline must receive
-    ("https://outlook.office365.com", "", None),
-    ("https://outlook.office365.us", "", "O365USGovGCCHigh"),
-    ("https://webmail.apps.mil", "", "O365USGovDoD"),
-    ("https://outlook-dod.office365.us", "", "O365USGovDoD"),
-    ("https://partner.outlook.cn", "", "O365China"),
+    ("https://outlook.office365.com", None, None),
+    ("https://outlook.office365.us", None, "O365USGovGCCHigh"),
+    ("https://webmail.apps.mil", None, "O365USGovDoD"),
+    ("https://outlook-dod.office365.us", None, "O365USGovDoD"),
+    ("https://partner.outlook.cn", None, "O365China"),
     ("https://outlook.office365.us", "O365USGovDoD", "O365USGovDoD"),  # the explicit key wins
 ]
 
@@ -36,7 +36,7 @@ def jump() -> Any:
 
 
 @pytest.mark.parametrize(("resource", "environment", "expected"), CLOUDS)
-def test_connect_sends_the_environment_of_the_cloud(jump: Any, resource: str, environment: str,
+def test_connect_sends_the_environment_of_the_cloud(jump: Any, resource: str, environment: str | None,
                                                     expected: str | None) -> None:
     server, service = jump
     audience = {"O365USGovDoD": "https://webmail.apps.mil"}.get(expected or "", resource)
