@@ -1,4 +1,4 @@
-"""Dependency direction (STYLE.md convention 1): cli -> engine -> checks -> models; reports -> models.
+"""Dependency direction (docs/architecture.md): cli -> engine -> checks -> models; reports -> models.
 
 Checks import only the models and their own package; only collectors and the emulator import the network
 clients; only reports import jinja2 or pandas.

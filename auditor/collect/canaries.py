@@ -2,7 +2,7 @@
 
 Explicit canaries come from the baseline. Sampled ones come from the tenant's mailbox pool, as `Get-EXOMailbox
 -ResultSize Unlimited -PropertySets Minimum` lists it (`Get-Mailbox -ResultSize Unlimited` where the EXO cmdlets
-are missing), kept to user, shared, room and equipment mailboxes.
+are missing), kept to user, shared, room and equipment mailboxes (docs/snapshot.md).
 """
 
 from __future__ import annotations

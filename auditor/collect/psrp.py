@@ -4,7 +4,7 @@ Commands are built only with `add_cmdlet` / `add_parameter` / `add_statement`, n
 logs whole SOAP bodies at DEBUG (the `-AccessToken` rides in them), so its loggers and those of the libraries
 under it are forced to WARNING whenever this module works. Failures become one-line CollectionErrors naming
 the cause; transient ones are retried here, because urllib3 never retries a POST on a status code and
-pypsrp's `reconnection_retries` does not absorb 429/503 (DESIGN.md section 8).
+pypsrp's `reconnection_retries` does not absorb 429/503 (docs/microsoft-facts.md).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 The ExchangeOnlineManagement module (V3) runs its cmdlets by posting `{"CmdletInput": {"CmdletName", "Parameters"}}`
 to `{rest_endpoint}/{tenantId}/InvokeCommand` with an app token for `https://outlook.office365.com/.default`.
-Microsoft documents none of it and supports none of it (reference/microsoft-facts.md B4.2): it can change or be
+Microsoft documents none of it and supports none of it (docs/microsoft-facts.md): it can change or be
 blocked at any time, which is why it is opt-in. What this module relies on, and why:
 
 - One request runs one cmdlet: there is no `add_statement` batching, so a look-up of N identities is N requests,

@@ -67,7 +67,7 @@ def diff_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the differences as JSON.")] = Path(
         "diff.json"),
 ) -> int:
-    """What appeared, disappeared or changed status between two runs (the drift rules of DESIGN.md section 6)."""
+    """What appeared, disappeared or changed status between two runs (the drift rules of docs/scheduling.md)."""
     from auditor.history.drift import compare
     from auditor.reports.files import write_atomic
 

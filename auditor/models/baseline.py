@@ -1,4 +1,4 @@
-"""The baseline: what is intended, as a TOML file (DESIGN.md section 4).
+"""The baseline: what is intended, as a TOML file (docs/baseline.md).
 
 Every key is known: an unknown key is an error, so a typo never silently disables a check. Errors are
 one line naming the file, the key and the problem (exit code 2).

@@ -71,7 +71,7 @@ class Finding:
 
     @property
     def identity(self) -> tuple[str, str, str]:
-        """What drift and waivers match on (DESIGN.md section 5)."""
+        """What drift and waivers match on (docs/architecture.md, "Findings")."""
         return (self.check_id, self.integration, self.resource)
 
     def to_dict(self) -> dict[str, Any]:
@@ -142,7 +142,7 @@ RENEWAL_WINDOW_DAYS = 14
 
 @dataclass(frozen=True)
 class WaiverState:
-    """One `[[waiver]]` of the baseline as this run saw it (DESIGN.md section 4)."""
+    """One `[[waiver]]` of the baseline as this run saw it (docs/baseline.md)."""
 
     check: str
     resource: str
@@ -228,7 +228,7 @@ class RunRef:
 
 @dataclass(frozen=True)
 class Drift:
-    """What changed since `previous` (DESIGN.md section 6); None there means no earlier run to compare with."""
+    """What changed since `previous` (docs/scheduling.md, "Drift"); None there means no earlier run to compare with."""
 
     previous: RunRef | None
     new: tuple[DriftEntry, ...] = ()
@@ -298,7 +298,7 @@ class RunInfo:
 
 @dataclass(frozen=True)
 class FindingsDocument:
-    """findings.json: run metadata, summary counts, inventory and every finding (DESIGN.md section 6)."""
+    """findings.json: run metadata, summary counts, inventory and every finding (docs/architecture.md)."""
 
     run: RunInfo
     summary: dict[str, Any]
