@@ -32,7 +32,7 @@ ENVIRONMENT_BY_HOST = {
 # 21Vianet tenants get .onmicrosoft.us and .partner.onmschina.cn initial domains.
 INITIAL_DOMAIN_SUFFIXES = (".onmicrosoft.com", ".onmicrosoft.us", ".partner.onmschina.cn")
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-MAX_RECONNECTS = 2  # per runspace pool (or REST client) per run: a run of up to ~3 token lifetimes
+MAX_RECONNECTS = 3  # per runspace pool per run: a run of up to about four token lifetimes (4 h or more)
 EXPIRED_WORDS = ("expired", "unauthorized", "access is denied", "invalid_token", "(401)", "httpstatuscode=401")
 
 
