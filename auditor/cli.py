@@ -88,7 +88,7 @@ def _run(argv: list[str] | None) -> int | Any:
         typer.echo("auditor: aborted", err=True)
         code = 2
     except ClickException as exc:
-        exc.show()
+        typer.echo(f"auditor: error: {_one_line(exc.format_message())}{_help_hint(exc)}", err=True)
         code = 2
     except AuditorError as exc:
         typer.echo(f"auditor: error: {_one_line(redact(str(exc)))}", err=True)
@@ -113,6 +113,12 @@ def _write_crash_log(text: str) -> str:
     except OSError:
         return "traceback could not be written"
     return f"traceback in {name}"
+
+
+def _help_hint(exc: ClickException) -> str:
+    """Usage errors point at the command's help, on the same line (bad input is one line on stderr)."""
+    ctx = getattr(exc, "ctx", None)
+    return f" (see '{ctx.command_path} --help')" if ctx is not None else ""
 
 
 def _one_line(text: str) -> str:

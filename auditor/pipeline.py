@@ -23,7 +23,9 @@ class RunResult:
     document: FindingsDocument
     written: tuple[Path, ...]
     run_id: int | None = None
-    """The history run this was recorded as (None: history off, or nothing was collected)."""
+    """The history run this was recorded as (None: history off, or not recorded)."""
+    not_recorded: str = ""
+    """Why history is on but the run was not recorded (nothing collected, or the database refused it)."""
 
     def exit_code(self, fail_on: Severity = Severity.LOW, only_new: bool = False) -> int:
         """`only_new` (--fail-on-new): only FAILs new since the previous run make it 1; ERROR still makes it 3."""
@@ -34,14 +36,21 @@ class RunResult:
 
     def notes(self) -> list[str]:
         """Lines for stderr: what changed since the last run, and waivers someone must look at."""
+        from auditor.history.tracking import NOTHING_COLLECTED
+
         lines = []
         drift = self.document.drift
+        if self.not_recorded == NOTHING_COLLECTED:
+            drift = None  # say only what happened: no drift claims about a run that saw nothing
         if drift is not None and drift.previous is None:
-            lines.append(f"history: first recorded run of this tenant and baseline; its {len(drift.new)} failing "
+            first = "first recorded run" if self.run_id is not None else "no earlier recorded run"
+            lines.append(f"history: {first} of this tenant and baseline; its {len(drift.new)} failing "
                          f"findings count as new")
         elif drift is not None and drift.previous is not None:
             lines.append(f"since run {drift.previous.run_id} ({drift.previous.collected_at}): {len(drift.new)} new, "
                          f"{len(drift.resolved)} resolved, {len(drift.changed)} changed")
+        if self.not_recorded:
+            lines.append(f"history: warning: this run was not recorded ({self.not_recorded})")
         for w in self.document.waivers:
             what = f"waiver {w.check} {w.resource}"
             if w.state == "expiring":
@@ -91,9 +100,9 @@ def evaluate_and_report(snapshot: Snapshot, baseline: Baseline, out: Path, forma
     doc = build_document(snapshot, baseline, evaluate(snapshot, baseline), fail_on)
     if history is None:
         return RunResult(document=doc, written=tuple(write_reports(doc, out, formats)))
-    from auditor.history.tracking import reached_the_tenant, record, with_history
+    from auditor.history.tracking import record_run, with_history
 
     doc = with_history(doc, history)
     written = tuple(write_reports(doc, out, formats))
-    run_id = record(history, doc, snapshot if keep_snapshot else None) if reached_the_tenant(snapshot) else None
-    return RunResult(document=doc, written=written, run_id=run_id)
+    run_id, not_recorded = record_run(history, doc, snapshot, keep_snapshot)
+    return RunResult(document=doc, written=written, run_id=run_id, not_recorded=not_recorded)

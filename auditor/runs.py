@@ -62,6 +62,9 @@ def require_live_settings(base: Baseline) -> None:
         missing.append("tenant.domain")
     if missing:
         raise ConfigError(f"{base.source}: {', '.join(missing)}: required for a live run")
+    from auditor.collect.tls import check_ca_bundle
+
+    check_ca_bundle(base.auth.ca_bundle)
 
 
 def psrp_password(base: Baseline, environ: Mapping[str, str] | None = None,
@@ -180,8 +183,6 @@ def finish_run(snapshot: Snapshot, base: Baseline, folder: Path, options: RunOpt
                                  options.fail_on)
     if console is not None:
         console.close()
-    warnings = snapshot_problems(snapshot) + result.notes()
-    if store is not None and result.run_id is None:
-        warnings.append("history: this run was not recorded (nothing was collected)")
+    warnings = snapshot_problems(snapshot) + result.notes()  # notes() says when the run was not recorded
     return FinishedRun(result=result, exit_code=result.exit_code(options.fail_on, only_new=options.fail_on_new),
                        warnings=tuple(warnings))

@@ -3,6 +3,7 @@
 STARTER_BASELINE = '''\
 # Mailbox-access auditor baseline: what is INTENDED for this tenant.
 # Every key is listed here; an unknown key is an error, so a typo never silently disables a check.
+# Every number has the range its comment gives; a value outside it is an error naming the key.
 # Secrets never go in this file: the client secret comes from AUDITOR_CLIENT_SECRET (or AZURE_CLIENT_SECRET),
 # the jump host password from AUDITOR_PSRP_PASSWORD.
 
@@ -19,12 +20,12 @@ authority = "https://login.microsoftonline.com"      # sovereign clouds: their l
 graph_endpoint = "https://graph.microsoft.com"       # sovereign clouds: their Graph host
 exchange_resource = "https://outlook.office365.com"  # token audience for Exchange
 ca_bundle = ""                  # a CA bundle used instead of the system store (TLS inspection)
-timeout_s = 30                  # per HTTP request
+timeout_s = 30                  # seconds per HTTP request (1 to 600)
 
 [exchange]
 transport = "psrp"              # psrp | rest (experimental) | none (Exchange checks then SKIP, saying why)
 server = "jump01.contoso.com"   # a Windows host with WinRM and the ExchangeOnlineManagement module
-port = 5986
+port = 5986                     # 1 to 65535
 ssl = true
 path = "wsman"
 auth = "negotiate"              # negotiate | kerberos | ntlm | basic | certificate | credssp
@@ -32,15 +33,15 @@ encryption = "auto"             # auto | always | never
 username = "CONTOSO\\\\svc-audit" # password from AUDITOR_PSRP_PASSWORD
 configuration_name = "Microsoft.PowerShell"
 connect = "jump-host"           # jump-host: Connect-ExchangeOnline -AccessToken; direct: cmdlets served already
-operation_timeout_s = 60        # per pipeline
-pools = 2                       # runspace pools opened in parallel
+operation_timeout_s = 60        # seconds per pipeline (1 to 3600)
+pools = 2                       # runspace pools opened in parallel (1 to 16)
 rest_endpoint = "https://outlook.office365.com/adminapi/beta"   # transport = "rest" only
 environment_name = ""           # Connect-ExchangeOnline -ExchangeEnvironmentName: "" derives it from exchange_resource
 
 [policy]
-credential_warning_days = 30    # CRED-002, TEN-003
-max_secret_lifetime_days = 365  # CRED-004
-canary_sample_size = 3          # SCOPE-005: mailboxes outside the scope group to probe, besides explicit canaries
+credential_warning_days = 30    # CRED-002, TEN-003 (0 to 3650)
+max_secret_lifetime_days = 365  # CRED-004 (1 to 36500)
+canary_sample_size = 3          # SCOPE-005 (0 to 100): mailboxes outside the scope group to probe, besides canaries
 
 [[integration]]
 name = "Contact Center"

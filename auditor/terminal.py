@@ -15,13 +15,20 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
 
-# C0 controls except tab and newline, DEL, C1 controls, bidi embeddings/overrides/isolates, surrogates.
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+# C0 controls except tab and newline, DEL, C1 controls (U+0085 NEL among them), the Unicode line and paragraph
+# separators, bidi embeddings/overrides/isolates, surrogates.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 def _escape(match: re.Match[str]) -> str:
     code = ord(match.group(0))
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def one_line(value: object) -> str:
+    """A tenant value inside one line of output: `printable`, and its newlines and tabs escaped too, so a
+    resource or message cannot start a line of its own (a forged NEW or RESOLVED entry in `auditor diff`)."""
+    return printable(str(value)).replace("\n", "\\n").replace("\t", "\\t")
 
 
 def printable(text: str) -> str:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from auditor.models.baseline import LIMITS
 from auditor.models.findings import Finding, Status
 from auditor.models.timeutil import parse_datetime
 from auditor.reports import charts
@@ -363,9 +364,10 @@ def _access_tests(data: Any, name: str, index: FindingIndex) -> tuple[AccessTest
 
 def warning_window(findings: Iterable[Finding]) -> int | None:
     """The credential warning window the run used, as CRED-002 or TEN-003 recorded it in their evidence."""
+    low, high = LIMITS["credential_warning_days"]  # a findings.json from elsewhere may hold any number
     for f in findings:
         days = f.evidence.get("warning_days") if f.check_id in ("CRED-002", "TEN-003") else None
-        if isinstance(days, int) and not isinstance(days, bool):
+        if isinstance(days, int) and not isinstance(days, bool) and low <= days <= high:
             return days
     return None
 

@@ -19,6 +19,7 @@ from urllib3.exceptions import InsecureRequestWarning
 
 from auditor import __version__
 from auditor.collect.auth import Credentials, TokenSource, is_known_cloud
+from auditor.collect.basic import check_basic_password
 from auditor.collect.graph import GraphCollector
 from auditor.collect.http import GraphClient, RetryPolicy, VerifyingSession
 from auditor.collect.tls import verification
@@ -62,6 +63,7 @@ def collect(baseline: Baseline, settings: CollectionSettings, exchange: Exchange
             graph: GraphReader = read_graph, parallel: bool = True) -> Snapshot:
     """`graph` and `exchange` read the sections (benchmarks swap in other readers); `parallel` False reads
     Graph, then Exchange, as a one-thing-at-a-time collector would."""
+    check_basic_password(baseline.exchange, settings.psrp_password)  # before any request (exit 2)
     collected_at = datetime.now(UTC).replace(microsecond=0)
     auth = baseline.auth
     session = VerifyingSession(verify=verification(auth.ca_bundle, settings.verify_tls))

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, date, datetime
+from types import MappingProxyType
 from typing import Any, Protocol, TypeVar
 
 from auditor.collect.allowlist import ensure_allowed, ensure_parameter_name
@@ -28,19 +29,27 @@ TRANSIENT_WORDS = ("busy", "throttl", "try again", "temporarily", "unavailable",
 GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Command:
     """One cmdlet call. Parameter values are data, never script: a value None is a switch (`-Name`), and
-    True/False travel as values (`-ShowBanner:$false`). The name is checked against the allowlist here."""
+    True/False travel as values (`-ShowBanner:$false`).
+
+    Immutable: the name and the (name, value) pairs are fixed when built, both checked against the allowlist
+    then, and the parameter names again each time a sender reads `parameters` (right before sending), so a
+    command changed after it was checked is still refused."""
 
     name: str
-    parameters: Mapping[str, Any] = field(default_factory=dict)
+    params: tuple[tuple[str, Any], ...]
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "name", ensure_allowed(self.name))
-        for key in self.parameters:
-            ensure_parameter_name(key)
-        object.__setattr__(self, "parameters", dict(self.parameters))
+    def __init__(self, name: str, parameters: Mapping[str, Any] | None = None) -> None:
+        object.__setattr__(self, "name", ensure_allowed(name))
+        object.__setattr__(self, "params", tuple((ensure_parameter_name(k), v)
+                                                 for k, v in dict(parameters or {}).items()))
+
+    @property
+    def parameters(self) -> Mapping[str, Any]:
+        """A read-only view, its names checked again now."""
+        return MappingProxyType({ensure_parameter_name(k): v for k, v in self.params})
 
     def describe(self) -> str:
         """`Get-Mailbox -Identity`: the cmdlet and its parameter names (never values: they may be secrets)."""

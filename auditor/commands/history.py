@@ -24,6 +24,10 @@ FailOnNew = Annotated[bool, typer.Option(
     "tenant and baseline (ERROR still exits 3). Needs history.")]
 
 
+MAX_LIMIT = 1_000_000
+"""`history --limit` at most (an integer SQLite can hold, and more runs than a history keeps)."""
+
+
 class ListFormat(StrEnum):
     table = "table"
     json = "json"
@@ -31,7 +35,8 @@ class ListFormat(StrEnum):
 
 def history_command(
     tenant: Annotated[str | None, typer.Option("--tenant", "-t", help="Only this tenant (id, domain or name).")] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many runs, most recent first.")] = 20,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=MAX_LIMIT,
+                                          help="How many runs, most recent first.")] = 20,
     history: HistoryOption = None,
     fmt: Annotated[ListFormat, typer.Option("--format", "-f", help="table or json.")] = ListFormat.table,
 ) -> int:
@@ -54,6 +59,9 @@ def history_command(
         rows.append([str(r.id), r.collected_at, r.tenant_name or r.tenant_domain or r.tenant_id, r.baseline_file,
                      *(str(r.failures(s)) for s in Severity), str(r.count(Status.FAIL)), str(r.count(Status.ERROR)),
                      str(r.count(Status.WAIVED)), str(drift.get("new", "-")), str(drift.get("resolved", "-"))])
+    from auditor.terminal import one_line
+
+    rows = [[one_line(cell) for cell in row] for row in rows]  # a tenant name cannot start a row of its own
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     for row in rows:
         typer.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
@@ -113,9 +121,11 @@ def _name(ref: RunRef) -> str:
 
 
 def _describe(old: RunRef, new: RunRef, drift: Drift) -> list[str]:
-    lines = [f"{_name(old)} ({old.collected_at}) -> {_name(new)} ({new.collected_at})"]
+    from auditor.terminal import one_line
+
+    lines = [one_line(f"{_name(old)} ({old.collected_at}) -> {_name(new)} ({new.collected_at})")]
     if old.tenant_id != new.tenant_id:
-        lines.append(f"note: different tenants ({old.tenant_id} and {new.tenant_id})")
+        lines.append(one_line(f"note: different tenants ({old.tenant_id} and {new.tenant_id})"))
     lines.append(f"{len(drift.new)} new, {len(drift.resolved)} resolved, {len(drift.changed)} changed, "
                  f"{drift.unchanged} unchanged")
     for label, entries in (("NEW", drift.new), ("RESOLVED", drift.resolved), ("CHANGED", drift.changed)):
@@ -124,7 +134,10 @@ def _describe(old: RunRef, new: RunRef, drift: Drift) -> list[str]:
 
 
 def _line(e: DriftEntry) -> str:
+    from auditor.terminal import one_line
+
     before = e.before.value if e.before else "absent"
     after = e.after.value if e.after else "absent"
-    where = e.integration or "tenant"
-    return f"{before} -> {after}  {e.severity.value:<8} {e.check_id:<11} {where}: {e.resource}: {e.message}"
+    where = one_line(e.integration or "tenant")
+    return (f"{before} -> {after}  {e.severity.value:<8} {one_line(e.check_id):<11} {where}: {one_line(e.resource)}: "
+            f"{one_line(e.message)}")

@@ -47,7 +47,7 @@ class FaultPlan:
             if not sep or not raw:
                 raise ConfigError(f"fault plan: key '{key}' needs a value")
             if key == "psrp_fail":
-                fails.update(name.strip() for name in raw.split("+") if name.strip())
+                fails.update(_cmdlet(name.strip()) for name in raw.split("+") if name.strip())
                 continue
             values[key] = _convert(key, raw)
         if fails:
@@ -55,23 +55,43 @@ class FaultPlan:
         return cls(**values)  # type: ignore[arg-type]
 
 
+RANGES: dict[str, tuple[float, float]] = {
+    "seed": (0, 2**63 - 1),
+    "latency_ms": (0, 60_000),            # a minute per request at most
+    "throttle_every": (0, 1_000_000),
+    "retry_after_s": (0, 600),
+    "error_rate": (0, 1),
+    "drop_every": (0, 1_000_000),
+    "token_error": (0, 99_999_999),       # AADSTS codes have up to 8 digits
+}
+"""Each number's range (inclusive; docs/emulator.md lists them): a value outside is refused, never served."""
+
+
 def _convert(key: str, raw: str) -> object:
+    lo, hi = RANGES.get(key, (0, 0))
     try:
         if key in ("graph_down", "exchange_down", "batch_failed_dependency"):
             if raw.lower() not in ("1", "0", "true", "false", "yes", "no"):
                 raise ValueError(raw)
             return raw.lower() in ("1", "true", "yes")
-        if key in ("seed", "throttle_every", "drop_every", "token_error"):
-            number = int(raw)
-            if number < 0:
-                raise ValueError(raw)
-            return number
-        real = float(raw)
-        if real < 0 or real != real or (key == "error_rate" and real > 1):
-            raise ValueError(raw)
-        return real
+        number = int(raw) if key in ("seed", "throttle_every", "drop_every", "token_error") else float(raw)
     except ValueError:
         raise ConfigError(f"fault plan: bad value for '{key}': {raw!r}") from None
+    if not lo <= number <= hi:  # also refuses nan and inf
+        raise ConfigError(f"fault plan: bad value for '{key}': {raw!r} (from {lo} to {hi})")
+    return number
+
+
+def _cmdlet(name: str) -> str:
+    """A cmdlet the emulator serves (any case), or `*`: a typo would otherwise fail nothing, silently."""
+    from auditor.emulator.exchange.cmdlets import CMDLET_NAMES
+    from auditor.emulator.exchange.connect import CONNECT
+
+    known = {n.lower(): n for n in (CONNECT, *CMDLET_NAMES)}
+    if name != "*" and name.lower() not in known:
+        raise ConfigError(f"fault plan: 'psrp_fail': {name!r} is not a cmdlet the emulator serves "
+                          f"(known: {', '.join(known.values())}, or *)")
+    return known.get(name.lower(), name)
 
 
 @dataclass

@@ -9,6 +9,7 @@ a local file system (https://www.sqlite.org/wal.html): do not put the file on a 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sqlite3
@@ -25,6 +26,7 @@ from auditor.models.findings import Finding, FindingsDocument, Severity, Status
 from auditor.redact import redact
 
 SCHEMA_VERSION = 1
+SQLITE_MAX_INT = 2**63 - 1
 BUSY_TIMEOUT_S = 30.0
 """How long a writer waits for another run's transaction before giving up."""
 
@@ -141,26 +143,29 @@ class HistoryStore:
         condition = f"WHERE {' AND '.join(where)}" if where else ""
         sql = f"SELECT {_RUN_COLUMNS} FROM runs {condition} ORDER BY id DESC LIMIT ?"
         with self._reading() as con:
-            return [_run(row) for row in con.execute(sql, (*args, limit))]
+            rows = con.execute(sql, (*args, min(limit, SQLITE_MAX_INT))).fetchall()
+        return [self._run(row) for row in rows]
 
     def previous(self, tenant_id: str, baseline_file: str) -> StoredRun | None:
         """The latest recorded run of this tenant with a baseline of this file name."""
         with self._reading() as con:
             row = con.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE tenant_id = ? AND baseline_file = ? "
                               "ORDER BY id DESC LIMIT 1", (tenant_id, baseline_file)).fetchone()
-        return _run(row) if row else None
+        return self._run(row) if row else None
 
     def run(self, run_id: int) -> StoredRun:
-        with self._reading() as con:
-            row = con.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
+        row = None
+        if 0 <= run_id <= SQLITE_MAX_INT:  # a larger id cannot be stored (and sqlite3 would raise OverflowError)
+            with self._reading() as con:
+                row = con.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
             raise InputError(f"{self.path}: no run {run_id} in the history (see `auditor history`)")
-        return _run(row)
+        return self._run(row)
 
     def findings(self, run_id: int) -> tuple[Finding, ...]:
         with self._reading() as con:
             rows = con.execute("SELECT finding FROM findings WHERE run_id = ? ORDER BY position", (run_id,)).fetchall()
-        return tuple(Finding.from_dict(json.loads(r[0])) for r in rows)
+        return self._decoded(f"run {run_id}'s findings", lambda: tuple(_finding(r[0]) for r in rows))
 
     def snapshot(self, run_id: int) -> str | None:
         with self._reading() as con:
@@ -173,6 +178,20 @@ class HistoryStore:
             return dict(con.execute("SELECT run_id, count(*) FROM findings GROUP BY run_id").fetchall())
 
     # -- connections ---------------------------------------------------------------------------------------------
+
+    def _run(self, row: tuple[Any, ...]) -> StoredRun:
+        return self._decoded(f"run {row[0]}", lambda: _run(row))
+
+    def _decoded(self, what: str, decode: Callable[[], Any]) -> Any:
+        """A stored row as objects; a row someone damaged (not JSON, not the shape written) is one clear error."""
+        try:
+            return decode()
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+            raise self._damaged(what, type(exc).__name__) from None
+
+    def _damaged(self, what: str, why: str) -> ConfigError:
+        return ConfigError(f"{self.path}: {what}: a damaged row in the history database ({why}); "
+                           "restore it from a backup or point --history elsewhere")
 
     def ensure(self) -> None:
         """Open (creating it if allowed) and check the database now, so a bad path fails before a long run."""
@@ -204,6 +223,8 @@ class HistoryStore:
     def _connect(self) -> sqlite3.Connection:
         if not self.create and not self.path.is_file():
             raise InputError(f"{self.path}: no history database here (audit runs create it; see --history)")
+        if not self.create:
+            return self._connect_read_only()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             new = not self.path.exists()
@@ -224,11 +245,66 @@ class HistoryStore:
                 # the busy timeout, while another connection does the same: retry for as long as that timeout.
                 _patiently(lambda: con.execute("PRAGMA journal_mode = WAL"))
                 _patiently(lambda: self._migrate(con))
+                self._check(con)
                 self._ready = True
         except sqlite3.DatabaseError as exc:
             con.close()
             raise _error(self.path, exc) from None
         return con
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """Reading commands (`history`, `diff`) open the file read-only, so a history in a read-only directory
+        or on read-only media can still be listed. SQLite cannot open a WAL database read-only when it may not
+        create the -shm file (https://www.sqlite.org/wal.html#readonly); with no -wal file there is no writer
+        and nothing outside the main file, so it is then opened as immutable."""
+        uri = f"{self.path.absolute().as_uri()}?mode=ro"
+        try:
+            try:
+                con = self._open_uri(uri)
+            except sqlite3.OperationalError:
+                if Path(f"{self.path}-wal").exists():
+                    raise
+                con = self._open_uri(uri + "&immutable=1")
+            if not self._ready:
+                self._check(con)
+                self._ready = True
+        except sqlite3.DatabaseError as exc:
+            raise _error(self.path, exc) from None
+        return con
+
+    def _open_uri(self, uri: str) -> sqlite3.Connection:
+        con = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        try:
+            con.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            con.execute("PRAGMA user_version").fetchone()  # opens the file now
+        except sqlite3.DatabaseError:
+            con.close()
+            raise
+        return con
+
+    def _check(self, con: sqlite3.Connection) -> None:
+        """Before any work: the schema this auditor writes and a file SQLite finds sound (`PRAGMA quick_check`),
+        so a damaged history fails now, not after a whole collection."""
+        version = con.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise ConfigError(f"{self.path}: history schema {version} was written by a newer auditor")
+        if version != SCHEMA_VERSION:
+            raise ConfigError(f"{self.path}: not a history database (no run history schema in it)")
+        problem = str(con.execute("PRAGMA quick_check(1)").fetchone()[0])
+        if problem != "ok":
+            first = problem.replace("*** in database main ***", "").strip().splitlines()[0][:160]
+            raise ConfigError(f"{self.path}: the history database is damaged (quick_check: {first}); "
+                              "restore it from a backup or point --history elsewhere")
+        con.execute(f"SELECT {_RUN_COLUMNS}, snapshot FROM runs LIMIT 0")
+        con.execute(f"SELECT {_FINDING_COLUMNS} FROM findings LIMIT 0")
+        # The rows a run reads later (every run's counts, and the findings of each tenant's latest run, which
+        # drift compares with): decoded now, so a damaged row too fails before the work.
+        for row in con.execute(f"SELECT {_RUN_COLUMNS} FROM runs"):
+            self._run(row)
+        latest = con.execute("SELECT run_id, finding FROM findings WHERE run_id IN "
+                             "(SELECT max(id) FROM runs GROUP BY tenant_id, baseline_file)").fetchall()
+        for run_id, text in latest:
+            self._decoded(f"run {run_id}'s findings", functools.partial(_finding, text))
 
     def _migrate(self, con: sqlite3.Connection) -> None:
         version = con.execute("PRAGMA user_version").fetchone()[0]
@@ -252,15 +328,34 @@ _RUN_COLUMNS = ("id, tenant_id, tenant_domain, tenant_name, baseline_file, basel
                 "tool_version, summary, drift_counts")
 
 
+_FINDING_COLUMNS = "run_id, position, check_id, integration, resource, status, severity, finding"
+
+
 def finding_row(run_id: int, position: int, f: Finding) -> tuple[Any, ...]:
     return (run_id, position, f.check_id, f.integration, f.resource, f.status.value, f.severity.value,
             redact(_json(f.to_dict())))
 
 
 def _run(row: tuple[Any, ...]) -> StoredRun:
-    return StoredRun(id=int(row[0]), tenant_id=row[1], tenant_domain=row[2], tenant_name=row[3], baseline_file=row[4],
-                     baseline_sha256=row[5], collected_at=row[6], recorded_at=row[7], tool_version=row[8],
-                     summary=json.loads(row[9]), drift_counts=json.loads(row[10]) if row[10] else None)
+    """Raises ValueError, TypeError, KeyError or AttributeError on a row that is not what record() writes."""
+    summary = json.loads(row[9])
+    drift = json.loads(row[10]) if row[10] else None
+    if not isinstance(summary, dict) or not (drift is None or isinstance(drift, dict)):
+        raise TypeError("summary or drift_counts is not a JSON object")
+    run = StoredRun(id=int(row[0]), tenant_id=str(row[1]), tenant_domain=str(row[2]), tenant_name=str(row[3]),
+                    baseline_file=str(row[4]), baseline_sha256=str(row[5]), collected_at=str(row[6]),
+                    recorded_at=str(row[7]), tool_version=str(row[8]), summary=summary, drift_counts=drift)
+    for status in Status:  # the counts `auditor history` shows
+        run.count(status)
+    for severity in Severity:
+        run.failures(severity)
+    for value in (drift or {}).values():
+        int(value)
+    return run
+
+
+def _finding(text: str) -> Finding:
+    return Finding.from_dict(json.loads(text))
 
 
 def _json(value: Any) -> str:

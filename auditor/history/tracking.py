@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from auditor.errors import AuditorError
 from auditor.history.drift import compare
 from auditor.history.store import HistoryStore, StoredRun, default_path
 from auditor.models.baseline import Baseline
@@ -50,6 +51,24 @@ def reached_the_tenant(snapshot: Snapshot) -> bool:
 
 def record(store: HistoryStore, doc: FindingsDocument, snapshot: Snapshot | None = None) -> int:
     return store.record(doc, snapshot.to_json() if snapshot is not None else None)
+
+
+NOTHING_COLLECTED = "nothing was collected"
+
+
+def record_run(store: HistoryStore, doc: FindingsDocument, snapshot: Snapshot,
+               keep_snapshot: bool = False) -> tuple[int | None, str]:
+    """Record a finished run: (its run id, "") or (None, why it was not recorded).
+
+    The verdict is final and its reports are written by now, so a history that cannot take the run (locked past
+    the busy timeout, read-only, disk full) does not change the exit code: the run says it was not recorded,
+    and since it never becomes the previous run, its new failures stay new for the next one (README, exit codes)."""
+    if not reached_the_tenant(snapshot):
+        return None, NOTHING_COLLECTED
+    try:
+        return record(store, doc, snapshot if keep_snapshot else None), ""
+    except AuditorError as exc:
+        return None, str(exc)
 
 
 def _ref(run: StoredRun) -> RunRef:

@@ -200,6 +200,19 @@ class Baseline:
     report: ReportConfig
 
 
+LIMITS: dict[str, tuple[int, int]] = {
+    "timeout_s": (1, 600),                       # seconds per HTTP request
+    "port": (1, 65535),
+    "operation_timeout_s": (1, 3600),            # seconds per PSRP pipeline
+    "pools": (1, 16),                            # runspace pools (or REST requests) in parallel
+    "credential_warning_days": (0, 3650),        # ten years
+    "max_secret_lifetime_days": (1, 36500),      # a hundred years
+    "canary_sample_size": (0, 100),
+}
+"""Every number's range (inclusive), as the starter baseline documents it: out of range is an error naming the key
+before any sign-in, so a typo never becomes a run that cannot end or a date past year 9999."""
+
+
 TOP_LEVEL = {"tenant", "auth", "exchange", "policy", "integration", "sweep", "waiver", "history", "report"}
 
 
@@ -269,7 +282,7 @@ def _auth(r: TableReader) -> AuthConfig:
         graph_endpoint=r.text("graph_endpoint", d.graph_endpoint).rstrip("/"),
         exchange_resource=r.text("exchange_resource", d.exchange_resource).rstrip("/"),
         ca_bundle=r.text("ca_bundle"),
-        timeout_s=float(r.number("timeout_s", d.timeout_s, minimum=1, integer=False)),
+        timeout_s=float(r.number("timeout_s", d.timeout_s, *LIMITS["timeout_s"], integer=False)),
     )
 
 
@@ -277,9 +290,7 @@ def _exchange(r: TableReader) -> ExchangeConfig:
     r.only({"transport", "server", "port", "ssl", "path", "auth", "encryption", "username",
             "configuration_name", "connect", "operation_timeout_s", "pools", "rest_endpoint", "environment_name"})
     d = ExchangeConfig()
-    port = r.number("port", d.port, minimum=1)
-    if port > 65535:
-        raise r.error("port", "must be at most 65535")
+    port = r.number("port", d.port, *LIMITS["port"])
     return ExchangeConfig(
         transport=r.choice("transport", ExchangeTransport, d.transport),
         server=r.text("server"),
@@ -291,8 +302,9 @@ def _exchange(r: TableReader) -> ExchangeConfig:
         username=r.text("username"),
         configuration_name=r.text("configuration_name", d.configuration_name),
         connect=r.choice("connect", ExchangeConnect, d.connect),
-        operation_timeout_s=float(r.number("operation_timeout_s", d.operation_timeout_s, 1, integer=False)),
-        pools=r.number("pools", d.pools, minimum=1),
+        operation_timeout_s=float(r.number("operation_timeout_s", d.operation_timeout_s,
+                                           *LIMITS["operation_timeout_s"], integer=False)),
+        pools=r.number("pools", d.pools, *LIMITS["pools"]),
         rest_endpoint=r.text("rest_endpoint", d.rest_endpoint).rstrip("/"),
         environment_name=r.choice("environment_name", ExchangeEnvironment, ExchangeEnvironment.O365_DEFAULT)
         if r.text("environment_name") else None,
@@ -303,9 +315,11 @@ def _policy(r: TableReader) -> PolicyConfig:
     r.only({"credential_warning_days", "max_secret_lifetime_days", "canary_sample_size"})
     d = PolicyConfig()
     return PolicyConfig(
-        credential_warning_days=r.number("credential_warning_days", d.credential_warning_days),
-        max_secret_lifetime_days=r.number("max_secret_lifetime_days", d.max_secret_lifetime_days, minimum=1),
-        canary_sample_size=r.number("canary_sample_size", d.canary_sample_size),
+        credential_warning_days=r.number("credential_warning_days", d.credential_warning_days,
+                                         *LIMITS["credential_warning_days"]),
+        max_secret_lifetime_days=r.number("max_secret_lifetime_days", d.max_secret_lifetime_days,
+                                          *LIMITS["max_secret_lifetime_days"]),
+        canary_sample_size=r.number("canary_sample_size", d.canary_sample_size, *LIMITS["canary_sample_size"]),
     )
 
 

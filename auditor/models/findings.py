@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor.errors import InputError
+from auditor.models.timeutil import parse_run_time
 from auditor.models.wellformed import lone_surrogate_at
 
 
@@ -345,6 +346,10 @@ class FindingsDocument:
         if doc.get("schema_version") != FINDINGS_SCHEMA_VERSION:
             raise ValueError(f"schema_version is {doc.get('schema_version')!r}; expected {FINDINGS_SCHEMA_VERSION}")
         run = doc["run"]
+        try:  # within the years every report's windows around it stay on the calendar
+            parse_run_time(run["collected_at"])
+        except ValueError as exc:
+            raise ValueError(f"run.collected_at: {exc}") from None
         info = RunInfo(
             tenant_id=str(run["tenant"]["id"]), tenant_domain=str(run["tenant"].get("domain") or ""),
             tenant_name=str(run["tenant"].get("name") or ""), collected_at=str(run["collected_at"]),

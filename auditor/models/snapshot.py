@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor.errors import InputError
-from auditor.models.timeutil import parse_datetime
+from auditor.models.timeutil import parse_run_time
 from auditor.models.wellformed import lone_surrogate_at
 
 SCHEMA_VERSION = 1
@@ -121,7 +121,7 @@ def snapshot_from_dict(doc: Any, origin: str = "snapshot") -> Snapshot:
     if not isinstance(tenant, dict) or not isinstance(tenant.get("id"), str):
         raise bad("tenant.id is missing or not a string")
     try:
-        collected_at = parse_datetime(doc.get("collected_at"))
+        collected_at = parse_run_time(doc.get("collected_at"))
     except ValueError as exc:
         raise bad(f"collected_at: {exc}") from None
     raw_sections = doc.get("sections")

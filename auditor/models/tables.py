@@ -5,6 +5,7 @@ Shared by the baseline (auditor/models/baseline.py) and the portfolio file (audi
 
 from __future__ import annotations
 
+import math
 from datetime import date
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -61,10 +62,16 @@ class TableReader:
         except ValueError:
             raise self.error(key, f"{value!r} is not one of {', '.join(m.value for m in allowed)}") from None
 
-    def number(self, key: str, default: float, minimum: float = 0, integer: bool = True) -> Any:
+    def number(self, key: str, default: float, minimum: float = 0, maximum: float | None = None, *,
+               integer: bool = True) -> Any:
+        """A finite number within [minimum, maximum]; the ranges are documented in the starter baseline."""
         value = self.get(key, int if integer else float, default)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise self.error(key, f"must be a finite number, not {value}")
         if value < minimum:
             raise self.error(key, f"must be at least {minimum:g}")
+        if maximum is not None and value > maximum:
+            raise self.error(key, f"must be at most {maximum:g}")
         return value
 
     def strings(self, key: str, default: tuple[str, ...] | None = (), required: bool = False) -> Any:

@@ -232,3 +232,23 @@ def test_a_demo_sends_only_reads_over_the_wire(tmp_path: Path, recorded_servers:
     other = [r for r in routes if r not in graph and not r.startswith(("psrp:", "rest:", "wsman:"))]
     assert set(other) <= {"GET /{tenant}/v2.0/.well-known/openid-configuration", "POST /{tenant}/oauth2/v2.0/token",
                           "POST /wsman", "POST /adminapi/{path}"}, other
+
+
+def test_a_command_cannot_be_changed_after_its_check_and_is_checked_again_at_send() -> None:
+    """Built from allowlisted parts, a Command is immutable; one forced to change anyway (object.__setattr__) is
+    refused when a sender reads its parameters, right before sending (psrp.py and rest.py read them there)."""
+    import dataclasses
+
+    command = Command("Get-Mailbox", {"Identity": "support@contoso.com"})
+    with pytest.raises(TypeError):
+        command.parameters["Identity; Remove-Mailbox x"] = "y"  # type: ignore[index]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        command.name = "Remove-Mailbox"  # type: ignore[misc]
+    assert dict(command.parameters) == {"Identity": "support@contoso.com"}
+    object.__setattr__(command, "params", (("Identity $(Remove-Mailbox x)", "y"),))
+    with pytest.raises(NotAllowedError):
+        command.parameters  # noqa: B018  # the read a sender does is the check
+    for sender in ("psrp.py", "rest.py"):
+        tree = ast.parse((COLLECT / sender).read_text(encoding="utf-8"))
+        assert any(isinstance(n, ast.Attribute) and n.attr == "parameters" and dotted(n.value) == "command"
+                   for n in ast.walk(tree)), sender

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from auditor.demo import DEMO_TENANT
 from auditor.emulator.ca import generate_certificates
 
 from .conftest import (
@@ -143,3 +144,52 @@ def test_the_search_finds_a_secret_in_every_form_it_looks_for(secret: str) -> No
     for plant in plants:
         with pytest.raises(AssertionError):
             assert_no_leak({"planted": secret}, {"text": plant}, tally=False)
+
+
+LATIN_1_PASSWORD = "Pässwörd-ÿ§µ-Ærøskøbing"  # every character in ISO-8859-1, none in ASCII
+BEYOND_LATIN_1 = "пароль-Jump-€-密码"
+
+
+def tenant_with_jump_password(folder: Path, password: str) -> Path:
+    """The demo tenant with this jump host password, outside the folder searched for leaks (it holds it)."""
+    doc = json.loads(DEMO_TENANT.read_text(encoding="utf-8"))
+    doc["emulator"]["jumpHost"]["password"] = password
+    path = folder / "tenant.json"
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def test_a_non_ascii_jump_host_password_signs_in_end_to_end(tmp_path: Path, tmp_path_factory, all_logs,
+                                                             monkeypatch) -> None:
+    """Basic credentials travel as ISO-8859-1 (requests' encoding; WinRM's challenge names no charset, see
+    docs/decisions.md) and the emulated jump host reads them so: the audit reaches Exchange, leaking nothing."""
+    tenant = tenant_with_jump_password(tmp_path_factory.mktemp("tenant"), LATIN_1_PASSWORD)
+    monkeypatch.setenv("AUDITOR_CLIENT_SECRET", CLIENT_SECRET)
+    monkeypatch.setenv("AUDITOR_PSRP_PASSWORD", LATIN_1_PASSWORD)
+    with live_baseline(tmp_path, tenant=tenant) as (baseline, _):
+        code, out, err = run_cli("audit", "--baseline", str(baseline), "--out", str(tmp_path / "out"),
+                                 "--no-history")
+    assert code == 1, err
+    findings = json.loads((tmp_path / "out" / "findings.json").read_text(encoding="utf-8"))["findings"]
+    assert not [f for f in findings if f["status"] == "ERROR"]
+    check(tmp_path, out, err, all_logs, {"client secret": CLIENT_SECRET, "jump host password": LATIN_1_PASSWORD})
+
+
+@pytest.mark.parametrize("command", ["audit", "demo"])
+def test_a_jump_host_password_basic_cannot_carry_is_refused_before_any_request(
+        tmp_path: Path, tmp_path_factory, all_logs, monkeypatch, command: str) -> None:
+    tenant = tenant_with_jump_password(tmp_path_factory.mktemp("tenant"), BEYOND_LATIN_1)
+    monkeypatch.setenv("AUDITOR_CLIENT_SECRET", CLIENT_SECRET)
+    monkeypatch.setenv("AUDITOR_PSRP_PASSWORD", BEYOND_LATIN_1)
+    out_dir = tmp_path / "out"
+    with live_baseline(tmp_path, tenant=tenant) as (baseline, server):
+        server.counters.reset()
+        args = ["--baseline", str(baseline), "--no-history"] if command == "audit" else ["--tenant", str(tenant)]
+        code, out, err = run_cli(command, *args, "--out", str(out_dir), "--quiet")
+        if command == "audit":
+            assert server.counters.total() == 0
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Basic authentication cannot carry" in lines[0], err
+    assert not out_dir.exists()
+    check(tmp_path, out, err, all_logs, {"client secret": CLIENT_SECRET, "jump host password": BEYOND_LATIN_1})

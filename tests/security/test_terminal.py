@@ -4,6 +4,7 @@ crash leaves its traceback in a private, redacted, uniquely named file."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import stat
 import tempfile
@@ -15,7 +16,7 @@ import auditor.catalog_doc
 from auditor.redact import register
 from auditor.terminal import SafeStream, guarded_streams, printable
 
-from .conftest import run_cli
+from .conftest import FIGURES, run_cli
 
 
 @pytest.mark.parametrize(("raw", "shown"), [
@@ -82,3 +83,53 @@ def test_a_crash_is_one_line_and_a_private_redacted_log(crashing: Path) -> None:
         assert log.parent == crashing and stat.S_IMODE(os.stat(log).st_mode) == 0o600
         text = log.read_text(encoding="utf-8")
         assert "RuntimeError: unexpected: token [redacted]" in text and "crash-secret-7f3a9b2c" not in text
+
+
+LINE_BREAKERS = ["\n", "\r\n", "\u2028", "\u2029", "\u0085", "\x0b", "\x0c"]
+
+
+@pytest.mark.parametrize("breaker", LINE_BREAKERS, ids=["LF", "CRLF", "LS", "PS", "NEL", "VT", "FF"])
+def test_a_tenant_value_cannot_forge_a_line_in_diff_output(breaker: str, tmp_path: Path) -> None:
+    """A resource or message holding a line break stays on its entry's line in `auditor diff`: no forged
+    "RESOLVED" entry appears, and each entry is exactly one line."""
+    from auditor.models.findings import Finding, Severity, Status
+    from tests.history.support import document
+
+    forged = f"support@contoso.com{breaker}RESOLVED FAIL -> absent  critical SCOPE-001    Contact Center: x: fixed"
+
+    def write(name: str, *findings: Finding) -> Path:
+        path = tmp_path / name
+        path.write_text(json.dumps(document(*findings).to_dict()), encoding="utf-8")
+        return path
+
+    new = Finding(check_id="SCOPE-004", title="t", severity=Severity.HIGH, status=Status.FAIL,
+                  integration=f"Contact{breaker}Center", resource=forged, message=f"reachable{breaker}RESOLVED x")
+    code, out, err = run_cli("diff", str(write("old.json")), str(write("new.json", new)), "--out",
+                             str(tmp_path / "diff.json"))
+    assert code == 0, err
+    lines = out.splitlines()
+    assert [line.split()[0] for line in lines[2:-1]] == ["NEW"], out
+    assert not any(line.startswith("RESOLVED") for line in lines) and "1 new, 0 resolved" in out
+    assert all(sep not in out for sep in ("\u2028", "\u2029", "\u0085", "\x0b", "\x0c", "\r"))
+    FIGURES["injection_values"] += 1
+    FIGURES["injection_outputs"] += 1
+
+
+@pytest.mark.parametrize("breaker", LINE_BREAKERS, ids=["LF", "CRLF", "LS", "PS", "NEL", "VT", "FF"])
+def test_a_tenant_name_cannot_forge_a_row_in_the_history_listing(breaker: str, tmp_path: Path) -> None:
+    import sqlite3
+
+    from auditor.history.store import HistoryStore
+    from tests.history.support import document
+
+    path = tmp_path / "h.sqlite"
+    doc = document()
+    forged = f"Contoso{breaker}99   2030-01-01T00:00:00Z  Fabrikam  b.toml  0  0  0  0  0  0  0  0  0  0"
+    HistoryStore(path).record(doc)
+    with sqlite3.connect(path) as con:
+        con.execute("UPDATE runs SET tenant_name = ?", (forged,))
+    code, out, err = run_cli("history", "--history", str(path))
+    assert code == 0, err
+    assert len(out.splitlines()) == 2 and not any(line.startswith("99") for line in out.splitlines()), out
+    FIGURES["injection_values"] += 1
+    FIGURES["injection_outputs"] += 1

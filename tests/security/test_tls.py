@@ -116,6 +116,26 @@ def test_a_ca_bundle_that_does_not_exist_is_a_configuration_error(tmp_path: Path
         assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("bundle", ["empty", "junk", "pem-junk", "/dev/null", "/etc/passwd"])
+def test_a_ca_bundle_that_holds_no_certificate_is_named_before_sign_in(tmp_path: Path, bundle: str) -> None:
+    """Not "TLS verification failed ... set [auth] ca_bundle" after a sign-in attempt: the bundle is set, and
+    the one line says what is wrong with it."""
+    files = {"empty": b"", "junk": b"\x00\xffnot pem at all\n",
+             "pem-junk": b"-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n"}
+    value = bundle
+    if bundle in files:
+        value = str(tmp_path / f"{bundle}.pem")
+        Path(value).write_bytes(files[bundle])
+    with live_baseline(tmp_path, edit=lambda text, server: text.replace(server.ca_path, value)) as (path, server):
+        server.counters.reset()
+        code, _, err = run_cli("audit", "--baseline", str(path), "--out", str(tmp_path / "out"), "--no-history")
+        assert server.counters.total() == 0, "a request went out before the bundle was checked"
+    assert code == 2 and err.strip().splitlines() == [
+        f"auditor: error: [auth] ca_bundle: {value}: holds no certificate (a PEM file of the CAs to trust, "
+        "with -----BEGIN CERTIFICATE----- blocks)"], err
+    assert not (tmp_path / "out").exists()
+
+
 UNVERIFIED = ("verify=False", "cert_validation=False", "CERT_NONE", "check_hostname=False",
               "_create_unverified_context", "disable_warnings", "PYTHONHTTPSVERIFY")
 

@@ -213,8 +213,10 @@ def check_basic(headers: Mapping[str, str], username: str | None, password: str 
     if scheme.lower() != "basic" or username is None or password is None:
         return False
     try:
-        user, _, given = base64.b64decode(token.strip(), validate=True).decode("utf-8").partition(":")
-    except (ValueError, UnicodeDecodeError):
+        # The challenge names no charset (RFC 7617 section 2.1: the encoding is then undefined); the bytes are
+        # read as ISO-8859-1, what Windows' code page 1252 gives for them and what clients send (decisions.md).
+        user, _, given = base64.b64decode(token.strip(), validate=True).decode("iso-8859-1").partition(":")
+    except ValueError:
         return False
     return user.lower() == username.lower() and hmac.compare_digest(given.encode(), password.encode())
 
