@@ -125,6 +125,17 @@ def collect_run(base: Baseline, settings: CollectionSettings, console: Console |
     return collect(base, settings, read_exchange)
 
 
+def session_warnings(base: Baseline) -> list[str]:
+    """Doubts about the Exchange session worth a line before the run: a [tenant] domain that
+    Connect-ExchangeOnline -Organization may refuse (docs/microsoft-facts.md, "Exchange Online session")."""
+    from auditor.collect.exo_session import organization_note
+
+    if base.exchange.transport != "psrp" or base.exchange.connect != "jump-host":
+        return []
+    note = organization_note(base.tenant.domain)
+    return [] if note is None else [note]
+
+
 def write_snapshot(snapshot: Snapshot, path: Path) -> None:
     from auditor.reports.files import write_atomic
 

@@ -37,6 +37,7 @@ operation_timeout_s = 60        # seconds per pipeline (1 to 3600)
 pools = 2                       # runspace pools opened in parallel (1 to 16)
 rest_endpoint = "https://outlook.office365.com/adminapi/beta"   # transport = "rest" only
 pwsh_path = "pwsh"              # transport = "local" only: PowerShell 7.2+ with ExchangeOnlineManagement 3.1+
+environment_name = ""           # Connect-ExchangeOnline -ExchangeEnvironmentName: "" derives it from exchange_resource
 
 [policy]
 credential_warning_days = 30    # CRED-002, TEN-003 (0 to 3650)

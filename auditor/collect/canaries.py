@@ -1,7 +1,8 @@
 """Canary sampling for SCOPE-005: which mailboxes outside an integration's scope to probe (pure, no I/O).
 
-Explicit canaries come from the baseline. Sampled ones come from the tenant's mailbox pool, as `Get-Mailbox
--ResultSize Unlimited` lists it, kept to user, shared, room and equipment mailboxes (docs/snapshot.md).
+Explicit canaries come from the baseline. Sampled ones come from the tenant's mailbox pool, as `Get-EXOMailbox
+-ResultSize Unlimited -PropertySets Minimum` lists it (`Get-Mailbox -ResultSize Unlimited` where the EXO cmdlets
+are missing), kept to user, shared, room and equipment mailboxes (docs/snapshot.md).
 """
 
 from __future__ import annotations
@@ -15,8 +16,11 @@ from auditor.models.baseline import Integration
 from auditor.models.snapshot import Section, SectionStatus
 
 POOL_TYPES = frozenset({"UserMailbox", "SharedMailbox", "RoomMailbox", "EquipmentMailbox"})
-POOL_SOURCE = "exo:Get-Mailbox -ResultSize Unlimited"
-CANARIES_SOURCE = f"sampled from {POOL_SOURCE}"
+# The module's bulk cmdlet, outside the REST-backed cmdlets' 15-minute limit; its Minimum property set holds
+# every property the pool rows are read for (docs/microsoft-facts.md, "Exchange Online session").
+EXO_POOL_SOURCE = "exo:Get-EXOMailbox -ResultSize Unlimited -PropertySets Minimum"
+POOL_SOURCE = "exo:Get-Mailbox -ResultSize Unlimited"  # where Get-EXOMailbox is not a command (direct endpoints)
+CANARIES_SOURCE = f"sampled from {EXO_POOL_SOURCE} (else {POOL_SOURCE.removeprefix('exo:')})"
 
 
 def in_pool(row: Mapping[str, Any]) -> bool:
@@ -94,7 +98,7 @@ class CanaryPool:
 
 
 def choose_canaries(app_id: str, explicit: Iterable[str], queues: Iterable[str], members: set[str],
-                    pool: Sequence[Mapping[str, Any]] | CanaryPool, size: int
+                    pool: Sequence[Mapping[str, Any]] | CanaryPool, size: int, source: str = POOL_SOURCE
                     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """One integration's `canaries` entry and the pool rows of its sampled canaries.
 
@@ -105,7 +109,7 @@ def choose_canaries(app_id: str, explicit: Iterable[str], queues: Iterable[str],
     excluded = members | {q.lower() for q in queues} | set(explicit)
     excluded |= {a for guid in members for a in index.address_by_guid.get(guid, ())}
     sampled = [] if size <= 0 else _first_ranked(app_id, (a for a in index.by_address if a not in excluded), size)
-    entry = {"explicit": explicit, "sampled": sampled, "pool_size": len(index.by_address), "pool_source": POOL_SOURCE}
+    entry = {"explicit": explicit, "sampled": sampled, "pool_size": len(index.by_address), "pool_source": source}
     return entry, [dict(index.by_address[a]) for a in sampled]
 
 
@@ -126,8 +130,8 @@ def scope_members(groups: Section, scope_group: str, scope_guids: Mapping[str, s
 
 
 def canaries_section(integrations: Sequence[Integration], groups: Section, scope_guids: Mapping[str, str | None],
-                     pool: Sequence[Mapping[str, Any]] | None, pool_error: str | None, size: int
-                     ) -> tuple[Section, dict[str, list[dict[str, Any]]]]:
+                     pool: Sequence[Mapping[str, Any]] | None, pool_error: str | None, size: int,
+                     source: str = POOL_SOURCE) -> tuple[Section, dict[str, list[dict[str, Any]]]]:
     """The `canaries` section (every integration's explicit and sampled canaries) and the pool rows of the
     sampled ones by app id. An integration whose scope-group membership is unknown gets no entry (SCOPE-005 is
     then ERROR for it alone) and an item error saying why; a pool that could not be read fails the section."""
@@ -144,8 +148,8 @@ def canaries_section(integrations: Sequence[Integration], groups: Section, scope
             errors[app] = f"cannot sample canaries outside scope group {integration.scope_group}: {problem}"
             continue
         data[app], rows[app] = choose_canaries(app, integration.canaries, integration.mailboxes, members, index,
-                                                   size)
-    return Section("canaries", CANARIES_SOURCE, SectionStatus.OK, None, data, None, errors), rows
+                                                   size, source)
+    return Section("canaries", f"sampled from {source}", SectionStatus.OK, None, data, None, errors), rows
 
 
 def probes(integrations: Sequence[Integration], canaries: Section | None) -> dict[str, tuple[str, str]]:

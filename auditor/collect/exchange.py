@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from auditor.collect.canaries import POOL_SOURCE, canaries_section, in_pool, is_group, probes
+from auditor.collect.canaries import EXO_POOL_SOURCE, POOL_SOURCE, canaries_section, in_pool, is_group, probes
 from auditor.collect.exchange_sections import (
     SECTIONS,
     SOURCES,
@@ -68,6 +68,7 @@ class ExchangeCollector:
         self.integrations = baseline.integrations
         self.batch_size = max(1, batch_size)
         self._scope_guids: dict[str, str | None] = {}
+        self._pool_facts: dict[str, str] = {"source": EXO_POOL_SOURCE}  # which listing served the canary pool
 
     def collect(self) -> tuple[dict[str, Section], dict[str, Any]]:
         """Every read starts as soon as what it needs is known, so the shells never idle while work waits.
@@ -91,7 +92,7 @@ class ExchangeCollector:
             recipients_f = run.submit(lambda: self._recipients(policies_f.result(), groups_f.result()))
             (pool, pool_error), groups = pool_f.result(), groups_f.result()
             canaries, sampled = canaries_section(self.integrations, groups, self._scope_guids, pool, pool_error,
-                                                 self.baseline.policy.canary_sample_size)
+                                                 self.baseline.policy.canary_sample_size, self._pool_facts["source"])
             probed = probes(self.integrations, canaries)
             later = {k: v for k, v in probed.items() if k not in early}
             auth_late_f = run.submit(lambda: (auth_early_f.result(),
@@ -104,7 +105,8 @@ class ExchangeCollector:
             sps, roles = principals_f.result()
             sections = [policies_f.result(), recipients_f.result(), groups, mailboxes, access, sps, roles,
                         scopes_f.result(), authorization, canaries]
-        facts = {**self.pool.facts(), "test_batch_size": self.batch_size, "canary_pool_source": POOL_SOURCE,
+        pool_facts = {f"canary_pool_{k}": v for k, v in self._pool_facts.items()}  # source (and fallback)
+        facts = {**self.pool.facts(), "test_batch_size": self.batch_size, **pool_facts,
                  "canary_pool_size": len(pool or []), "wall_s": round(time.monotonic() - started, 3)}
         return {s.name: s for s in sections}, {"exchange": facts}
 
@@ -143,7 +145,16 @@ class ExchangeCollector:
         return sps, self._listing(name, command, on_failure=fallback)
 
     def _mailbox_pool(self) -> tuple[list[dict[str, Any]] | None, str | None]:
-        pool = self._listing("canaries", Command("Get-Mailbox", {"ResultSize": "Unlimited"}), POOL_SOURCE)
+        """Get-EXOMailbox's Minimum set where the endpoint has the module's cmdlets, else Get-Mailbox (a direct
+        endpoint, or a REST endpoint without them, answers CommandNotFound; the run facts say which served)."""
+        def fallback(exc: PipelineFailed) -> Section:
+            if not exc.error.command_not_found:
+                return failed("canaries", str(exc), EXO_POOL_SOURCE)
+            self._pool_facts.update(source=POOL_SOURCE, fallback=f"Get-EXOMailbox: {one_line(exc.error.message)}")
+            return self._listing("canaries", Command("Get-Mailbox", {"ResultSize": "Unlimited"}), POOL_SOURCE)
+
+        exo = Command("Get-EXOMailbox", {"ResultSize": "Unlimited", "PropertySets": "Minimum"})
+        pool = self._listing("canaries", exo, EXO_POOL_SOURCE, on_failure=fallback)
         if pool.status is not SectionStatus.OK:
             return None, pool.error
         return [row for row in pool.data if in_pool(row)], None

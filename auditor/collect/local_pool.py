@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from auditor.collect import shell as seam
+from auditor.collect.exo_session import exchange_environment
 from auditor.collect.local_pwsh import LocalSettings, LocalSetupError, LocalShell, find_pwsh
 from auditor.collect.shell import ShellPool
 from auditor.errors import CollectionError
@@ -17,7 +18,8 @@ from auditor.models.baseline import Baseline
 def local_settings(baseline: Baseline) -> LocalSettings:
     ex = baseline.exchange
     hidden = (baseline.auth.certificate_password_env,) if baseline.auth.certificate_password_env else ()
-    return LocalSettings(pwsh_path=ex.pwsh_path, organization=baseline.tenant.domain, pools=ex.pools,
+    return LocalSettings(pwsh_path=ex.pwsh_path, organization=baseline.tenant.domain,
+                         environment=exchange_environment(baseline), pools=ex.pools,
                          operation_timeout_s=ex.operation_timeout_s, hidden_environment=hidden)
 
 

@@ -49,6 +49,7 @@ class LocalSetupError(CollectionError):
 class LocalSettings:
     pwsh_path: str = "pwsh"
     organization: str = ""  # -Organization for Connect-ExchangeOnline (the tenant's domain)
+    environment: str = ""  # -ExchangeEnvironmentName; "" leaves the module's default, O365Default
     pools: int = 2
     operation_timeout_s: float = 60.0  # any wait for the child (start-up, an ack, the next output)
     backoff_s: tuple[float, ...] = (0.5, 1.0, 2.0)
@@ -147,8 +148,10 @@ class LocalShell:
         assert self._token is not None
         token = self._token()
         self._secrets.append(token)
-        connect = Command("Connect-ExchangeOnline", {"AccessToken": token, "Organization": self.settings.organization,
-                                                     "ShowBanner": False})
+        parameters: dict[str, Any] = {"AccessToken": token, "Organization": self.settings.organization}
+        if self.settings.environment:  # GCC High, DoD, 21Vianet: docs/microsoft-facts.md
+            parameters["ExchangeEnvironmentName"] = self.settings.environment
+        connect = Command("Connect-ExchangeOnline", {**parameters, "ShowBanner": False})
         try:
             output = self._invoke([connect])
         except PipelineFailed as exc:

@@ -26,6 +26,14 @@ from pypsrp.wsman import WSMan
 from auditor.collect import clixml
 from auditor.collect import shell as seam
 from auditor.collect.allowlist import ensure_allowed
+from auditor.collect.exo_session import (
+    MAX_RECONNECTS,
+    budget_spent,
+    due,
+    exchange_environment,
+    expired_answer,
+    reconnect_at,
+)
 from auditor.collect.psrp_errors import connect_hint, describe_transport_error
 from auditor.collect.shell import CmdletErrorInfo, Command, Output, PipelineFailed, ShellPool, ShellStats
 from auditor.collect.tls import verification
@@ -44,6 +52,7 @@ class PsrpSettings:
 
     server: str
     organization: str = ""  # -Organization for Connect-ExchangeOnline (the tenant's domain)
+    environment: str = ""  # -ExchangeEnvironmentName; "" leaves the module's default, O365Default
     port: int = 5986
     path: str = "wsman"
     ssl: bool = True
@@ -63,7 +72,8 @@ class PsrpSettings:
     def from_baseline(cls, baseline: Baseline, password: str, ca_path: str | None = None,
                       verify_tls: bool = True) -> PsrpSettings:
         ex = baseline.exchange
-        return cls(server=ex.server, organization=baseline.tenant.domain, port=ex.port, path=ex.path, ssl=ex.ssl,
+        return cls(server=ex.server, organization=baseline.tenant.domain, environment=exchange_environment(baseline),
+                   port=ex.port, path=ex.path, ssl=ex.ssl,
                    auth=ex.auth, encryption=ex.encryption, username=ex.username, password=password,
                    cert_validation=verification(ca_path or baseline.auth.ca_bundle, verify_tls),
                    operation_timeout_s=ex.operation_timeout_s, configuration_name=ex.configuration_name,
@@ -97,6 +107,8 @@ class PsrpShell:
         self._lock = threading.Lock()
         self._wsman: WSMan | None = None
         self._pool: RunspacePool | None = None
+        self._reconnect_at: float | None = None  # when the session's token is about to expire
+        self._worked: set[str] = set()  # cmdlets that answered in this session (CommandNotFound then = expired)
 
     def open(self) -> PsrpShell:
         seam.quiet_transport_logs()
@@ -138,8 +150,10 @@ class PsrpShell:
         assert self._token is not None
         token = self._token()
         self._secrets.append(token)
-        connect = Command("Connect-ExchangeOnline",
-                          {"AccessToken": token, "Organization": self.settings.organization, "ShowBanner": False})
+        parameters: dict[str, Any] = {"AccessToken": token, "Organization": self.settings.organization}
+        if self.settings.environment:  # GCC High, DoD, 21Vianet: docs/microsoft-facts.md
+            parameters["ExchangeEnvironmentName"] = self.settings.environment
+        connect = Command("Connect-ExchangeOnline", {**parameters, "ShowBanner": False})
         try:
             output = self._invoke([connect])
         except PipelineFailed as exc:
@@ -150,6 +164,7 @@ class PsrpShell:
         if output.errors:
             raise CollectionError(f"Connect-ExchangeOnline on {self.settings.server} failed: "
                                   f"{connect_hint(redact(output.errors[0].message, self._secrets))}")
+        self._reconnect_at = reconnect_at(token)
 
     def _discard_pool(self) -> None:
         pool, self._pool = self._pool, None
@@ -175,7 +190,29 @@ class PsrpShell:
             if self._pool is None:
                 self._retrying(self._open_once, "reopening a runspace pool")
             what = ", ".join(dict.fromkeys(c.name for c in commands))
-            return self._retrying(lambda: self._invoke(commands), what)
+            if self._may_reconnect() and due(self._reconnect_at):
+                self._reconnect("its token is about to expire")
+            try:
+                output: Output = self._retrying(lambda: self._invoke(commands), what)
+            except PipelineFailed as exc:
+                if self.settings.connect != "jump-host" or not expired_answer(exc.error, self._reconnect_at,
+                                                                               self._worked):
+                    raise
+                if not self._may_reconnect():  # the expiry shows as such, never as a missing role
+                    raise PipelineFailed(what, budget_spent(exc.error, MAX_RECONNECTS), exc.output) from None
+                self._reconnect(f"{what} answered as for an expired token")
+                output = self._retrying(lambda: self._invoke(commands), what)
+            self._worked.update(c.name for c in commands)
+            return output
+
+    def _may_reconnect(self) -> bool:
+        return self.settings.connect == "jump-host" and self.stats.reconnects < MAX_RECONNECTS
+
+    def _reconnect(self, why: str) -> None:
+        """Connect-ExchangeOnline again in the same runspace, with a fresh token (bounded per pool and run)."""
+        self.stats.reconnects += 1
+        log.info("Exchange session on %s: %s; connecting again with a fresh token", self.settings.server, why)
+        self._retrying(self._connect, "reconnecting with a fresh token")
 
     def _retrying(self, action: Callable[[], Any], what: str) -> Any:
         """Run `action`, retrying transient failures with backoff and reopening a dropped pool once."""

@@ -30,7 +30,7 @@ import requests
 from auditor.collect import shell as seam
 from auditor.collect.allowlist import ensure_allowed
 from auditor.collect.http import RETRY_STATUSES, VerifyingSession, retry_after
-from auditor.collect.rest_errors import cmdlet_errors, connection_detail, describe_refusal
+from auditor.collect.rest_errors import NOT_ALLOWED, cmdlet_errors, connection_detail, describe_refusal, error_message
 from auditor.collect.shell import CmdletErrorInfo, Command, ItemResult, Output, PipelineFailed, ShellPool, ShellStats
 from auditor.collect.tls import tls_failure, verification
 from auditor.errors import CollectionError
@@ -156,6 +156,9 @@ class RestClient:
     def _raise_or_record(self, response: requests.Response, doc: Any, command: Command, target: str | None,
                          output: Output, first_page: bool) -> None:
         status = response.status_code
+        if status in (401, 403) and NOT_ALLOWED in error_message(doc).lower():  # a cmdlet outside the app's roles
+            denied = CmdletErrorInfo(self._clean(error_message(doc)), f"Unauthorized,{status}", command.name, 0)
+            raise PipelineFailed(command.name, denied, output)
         if status in (401, 403):
             raise CollectionError(self._clean(describe_refusal(status, doc, self.settings.url)))
         errors = [CmdletErrorInfo(self._clean(e.message), e.fq_error, target, 0) for e in cmdlet_errors(doc)]
@@ -174,8 +177,11 @@ class RestClient:
               ) -> requests.Response:
         """One POST, retried on 429/503/504 (Retry-After honoured) and dropped connections, within the budget."""
         s = self.settings
+        refused: tuple[str, requests.Response] | None = None  # a 401: one retry with a fresh token per request
         for attempt in range(1, s.max_attempts + 1):
             token = self._token()
+            if refused is not None and token == refused[0]:  # no fresher token to be had: the refusal stands
+                return refused[1]
             with self._lock:
                 if token not in self._tokens_seen:
                     self._tokens_seen.append(token)
@@ -196,6 +202,11 @@ class RestClient:
             except requests.exceptions.RequestException as exc:  # a bad URL, a broken chunked answer, ...
                 raise CollectionError(f"{what}: request to {self.origin} failed: {type(exc).__name__}: "
                                       f"{connection_detail(exc)}") from None
+            if response.status_code == 401 and refused is None and attempt < s.max_attempts \
+                    and NOT_ALLOWED not in error_message(_json(response)).lower():
+                refused = (token, response)  # expired (by the server's clock): ask for a fresh token once
+                stats.reconnects += 1
+                continue
             if response.status_code in RETRY_STATUSES and attempt < s.max_attempts:
                 self._wait(retry_after(response.headers, _backoff(attempt)), what)
                 stats.retries += 1

@@ -21,6 +21,10 @@ import requests
 
 from auditor.collect.shell import one_line
 
+# How the module's REST calls answer a cmdlet outside the caller's Exchange roles: 401 {"error": {"code":
+# "Unauthorized", "message": "User is not allowed to call Get-Mailbox"}} (docs/microsoft-facts.md).
+NOT_ALLOWED = "is not allowed to call"
+
 
 @dataclass(frozen=True)
 class RestError:

@@ -75,6 +75,12 @@ class CmdletErrorInfo:
         return "CommandNotFound" in self.fq_error
 
     @property
+    def role_denied(self) -> bool:
+        """The caller may not run the cmdlet: PSRP leaves it out of the session (CommandNotFound), REST answers
+        "User is not allowed to call <cmdlet>" (docs/microsoft-facts.md, "Exchange Online session")."""
+        return self.command_not_found or "is not allowed to call" in self.message.lower()
+
+    @property
     def transient(self) -> bool:  # worth a retry: the server is busy, throttling, or briefly unavailable
         text = f"{self.message} {self.fq_error}".lower()
         return not self.command_not_found and any(word in text for word in TRANSIENT_WORDS)
@@ -98,6 +104,26 @@ class PipelineFailed(CollectionError):
         self.output = output or Output()
 
 
+class CmdletUnavailable(PipelineFailed):
+    """A cmdlet outside the auditor's Exchange roles: its message is the one line a section shows for it."""
+
+    def __init__(self, cmdlet: str, error: CmdletErrorInfo, output: Output | None = None) -> None:
+        super().__init__(cmdlet, error, output)
+        self.cmdlet = cmdlet
+        self.args = (role_hint(cmdlet),)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def role_hint(cmdlet: str) -> str:
+    """Which cmdlet the auditor's app cannot run and how to find a role that holds it (which read-only role does
+    is undocumented: docs/microsoft-facts.md)."""
+    return (f"{cmdlet} is not available to the auditor's app (none of its Exchange roles holds "
+            f"it); find the roles that hold it with `Get-ManagementRole -Cmdlet {cmdlet}` and assign a read-only "
+            "one to the app's service principal")
+
+
 @dataclass
 class ShellStats:
     """Run facts of one shell (summed over a pool for the snapshot's `collection` dict)."""
@@ -107,6 +133,7 @@ class ShellStats:
     round_trips: int = 0
     retries: int = 0
     pools_reopened: int = 0
+    reconnects: int = 0  # fresh tokens presented because the previous one expired (or was about to)
 
 
 class ExchangeShell(Protocol):
@@ -160,6 +187,12 @@ class ShellPool:
         shell = self._free.get()
         try:
             output = shell.run(commands)
+        except PipelineFailed as exc:
+            if exc.error.role_denied and not isinstance(exc, CmdletUnavailable):
+                named = {c.name.lower(): c.name for c in commands}
+                cmdlet = named.get(str(exc.error.target or "").lower(), commands[0].name)
+                raise CmdletUnavailable(cmdlet, exc.error, exc.output) from None
+            raise
         finally:
             self._free.put(shell)
         with self._lock:

@@ -20,7 +20,7 @@ from auditor.commands.history import FailOnNew, HistoryOption, NoHistory
 from auditor.commands.options import BaselineFile, FailOn, Formats, Quiet, Verbose, formats
 from auditor.console import Console
 from auditor.errors import ConfigError
-from auditor.models.baseline import ExchangeTransport, load_baseline
+from auditor.models.baseline import Baseline, ExchangeTransport, load_baseline
 from auditor.models.findings import Severity
 from auditor.runs import (
     INSECURE_WARNING,
@@ -30,6 +30,7 @@ from auditor.runs import (
     finish_run,
     live_settings,
     open_history,
+    session_warnings,
     snapshot_problems,
     write_snapshot,
 )
@@ -56,7 +57,7 @@ def collect_command(
     """Collect evidence from the tenant into a snapshot (no evaluation). Exit 3 when a section failed."""
     base = load_baseline(baseline)
     settings = live_settings(base, RunOptions(out=out.parent, verify_tls=not insecure))
-    _warn_if_insecure(insecure)
+    _warn_before_run(insecure, base)
     with Console(quiet, verbose) as console:
         snapshot = collect_run(base, settings, console)
     write_snapshot(snapshot, out)
@@ -98,7 +99,7 @@ def audit_command(
     base = load_baseline(baseline)
     store = open_history(options, base)
     settings = live_settings(base, options)
-    _warn_if_insecure(insecure)
+    _warn_before_run(insecure, base)
     with Console(quiet, verbose) as console:
         snapshot = collect_run(base, settings, console)
         return _finished(finish_run(snapshot, base, out, options, store, console))
@@ -220,9 +221,13 @@ def _signals_stop_like_ctrl_c() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def _warn_if_insecure(insecure: bool) -> None:
+def _warn_before_run(insecure: bool, base: Baseline | None = None) -> None:
     if insecure:
         typer.echo(f"auditor: warning: {INSECURE_WARNING}", err=True)
+    if base is None:
+        return
+    for line in session_warnings(base):  # once per run, before anything connects
+        typer.echo(f"auditor: warning: {line}", err=True)
 
 
 def _finished(run: FinishedRun) -> int:
@@ -237,7 +242,7 @@ def _audit_portfolio(path: Path, options: RunOptions, quiet: bool, verbose: int)
     from auditor.reports.portfolio_report import VERDICTS
 
     Console(quiet, verbose).close()  # logging set up once; per-tenant progress would interleave
-    _warn_if_insecure(not options.verify_tls)
+    _warn_before_run(not options.verify_tls)
     run = run_portfolio(path, options)
     for row in run.rows:
         if row.error:

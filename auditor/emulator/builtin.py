@@ -17,8 +17,13 @@ MICROSOFT_TENANT_ID = "f8cdef31-a31e-4b4a-93e4-5f571e91255a"
 
 GRAPH_AUDIENCE = "https://graph.microsoft.com"
 EXCHANGE_AUDIENCE = "https://outlook.office365.com"
-# Token audience (resource URI) -> the resource's appId.
-AUDIENCE_APP_IDS = {GRAPH_AUDIENCE: GRAPH_APP_ID, EXCHANGE_AUDIENCE: EXCHANGE_APP_ID}
+# Exchange Online's resource URI in the sovereign clouds (docs/microsoft-facts.md, "Exchange Online session").
+SOVEREIGN_EXCHANGE_AUDIENCES = ("https://outlook.office365.us", "https://outlook-dod.office365.us",
+                                "https://webmail.apps.mil", "https://partner.outlook.cn", "https://outlook.office.de")
+# Token audience (resource URI) -> the resource's appId; the worldwide URI last, so that inverting the map
+# (a scope given as the Exchange appId) gives the worldwide audience.
+AUDIENCE_APP_IDS = {GRAPH_AUDIENCE: GRAPH_APP_ID, **dict.fromkeys(SOVEREIGN_EXCHANGE_AUDIENCES, EXCHANGE_APP_ID),
+                    EXCHANGE_AUDIENCE: EXCHANGE_APP_ID}
 
 _NAMESPACE = uuid.UUID("6f1d3c52-6a2e-4d0b-9a57-2f3a3c1e9b10")
 

@@ -22,7 +22,7 @@ from auditor.emulator.faults import FaultInjector, FaultPlan, RequestCounters
 from auditor.emulator.graph_api import GraphApi
 from auditor.emulator.replies import Reply, graph_error_body, json_reply
 from auditor.emulator.tenant import Tenant
-from auditor.emulator.tokens import TokenIssuer
+from auditor.emulator.tokens import TokenIssuer, lifetime_for
 from auditor.errors import ConfigError
 
 ExchangeHandler = Callable[[str, Mapping[str, str], bytes], tuple[int, dict[str, str], bytes]]
@@ -145,6 +145,7 @@ class EmulatorServer:
         self.tokens = TokenIssuer(
             issuer=f"https://sts.windows.net/{tenant.id}/",
             object_id_for=lambda app_id: (tenant.service_principals_by_app_id.get(app_id.lower()) or {}).get("id"),
+            lifetime_s=lifetime_for(tenant.doc),
         )
         self.wsman_handler: ExchangeHandler | None = None
         self.rest_handler: ExchangeHandler | None = None

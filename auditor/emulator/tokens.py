@@ -5,13 +5,20 @@ from __future__ import annotations
 import secrets
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import jwt
 
 TOKEN_LIFETIME_S = 3600
+
+
+def lifetime_for(doc: Mapping[str, Any]) -> int:
+    """The tenant file's `emulator.tokenLifetimeSeconds` (validated), else an hour as Entra's default."""
+    value = (doc.get("emulator") or {}).get("tokenLifetimeSeconds")
+    return int(value) if isinstance(value, int) and not isinstance(value, bool) and value > 0 else TOKEN_LIFETIME_S
 
 
 @dataclass(frozen=True)
@@ -50,7 +57,9 @@ class TokenIssuer:
         it travels in a private file, never with a token."""
         return self._key
 
-    def issue(self, app_id: str, audience: str, roles: Iterable[str], tenant_id: str) -> str:
+    def issue(self, app_id: str, audience: str, roles: Iterable[str], tenant_id: str,
+              lifetime_s: int | None = None) -> str:
+        """`lifetime_s` overrides the issuer's lifetime for one token (tests: a token that has already expired)."""
         now = int(time.time())
         object_id = self._object_id_for(app_id)
         claims = {
@@ -58,7 +67,7 @@ class TokenIssuer:
             "iss": self.issuer,
             "iat": now,
             "nbf": now,
-            "exp": now + self.lifetime_s,
+            "exp": now + (self.lifetime_s if lifetime_s is None else lifetime_s),
             "appid": app_id,
             "appidacr": "1",
             "idtyp": "app",

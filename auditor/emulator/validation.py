@@ -292,14 +292,38 @@ def check_emulator_shapes(doc: dict[str, Any]) -> None:
         for field in ("secret", "certificate", "privateKey"):
             optional_type(client, at, field, str, None)
         require_date(client, at, "secretExpires", required=False)
+        _check_denied_cmdlets(client, at)
         if client.get("certificate"):
             try:
                 x509.load_pem_x509_certificate(client["certificate"].encode())
             except ValueError:
                 raise Invalid(f"{at}: field 'certificate' is not a PEM certificate") from None
+    _check_session_settings(emu)
     jump = emu.get("jumpHost")
     if jump is not None:
         if not isinstance(jump, dict):
             raise Invalid("emulator.jumpHost: must be an object")
         require_str(jump, "emulator.jumpHost", "username")
         require_str(jump, "emulator.jumpHost", "password")
+
+
+EXPIRED_TOKEN_FORMS = ("unauthorized", "commandNotFound")
+
+
+def _check_session_settings(emu: dict[str, Any]) -> None:
+    """`tokenLifetimeSeconds` (the lifetime of the tokens the emulated Entra issues) and `expiredToken` (how the
+    Exchange session answers once its token has expired; docs/emulator.md)."""
+    lifetime = emu.get("tokenLifetimeSeconds")
+    if lifetime is not None and (not isinstance(lifetime, int) or isinstance(lifetime, bool) or lifetime < 1):
+        raise Invalid("emulator.tokenLifetimeSeconds: must be a whole number of seconds, at least 1")
+    form = emu.get("expiredToken")
+    if form is not None and form not in EXPIRED_TOKEN_FORMS:
+        raise Invalid(f"emulator.expiredToken: must be one of {', '.join(EXPIRED_TOKEN_FORMS)}, not {form!r}")
+
+
+def _check_denied_cmdlets(client: dict[str, Any], at: str) -> None:
+    """`deniedCmdlets`: Exchange cmdlets outside this client's Exchange roles (answered as CommandNotFound)."""
+    denied = optional_type(client, at, "deniedCmdlets", list, list)
+    for index, name in enumerate(denied):
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z]+-[A-Za-z]+", name):
+            raise Invalid(f"{at}: deniedCmdlets[{index}] must be a cmdlet name like 'Get-ManagementScope'")

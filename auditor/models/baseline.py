@@ -62,6 +62,17 @@ class ExchangeConnect(StrEnum):
     DIRECT = "direct"
 
 
+class ExchangeEnvironment(StrEnum):
+    """Connect-ExchangeOnline -ExchangeEnvironmentName ([exchange] environment_name): the documented values
+    (docs/microsoft-facts.md, "Exchange Online session"); unset, it is derived from [auth] exchange_resource."""
+
+    O365_DEFAULT = "O365Default"  # Microsoft 365 and GCC
+    O365_GERMANY_CLOUD = "O365GermanyCloud"
+    O365_CHINA = "O365China"  # operated by 21Vianet
+    O365_US_GOV_GCC_HIGH = "O365USGovGCCHigh"
+    O365_US_GOV_DOD = "O365USGovDoD"
+
+
 class AccessModel(StrEnum):
     """How an integration's mailbox access is meant to be scoped (integration access_model)."""
 
@@ -111,10 +122,13 @@ class ExchangeConfig:
     pools: int = 2
     rest_endpoint: str = "https://outlook.office365.com/adminapi/beta"
     pwsh_path: str = "pwsh"  # transport = "local": PowerShell 7's executable (a bare name is looked up on PATH)
+    environment_name: ExchangeEnvironment | None = None  # None: derived from [auth] exchange_resource
 
     def __post_init__(self) -> None:
         _as_members(self, transport=ExchangeTransport, auth=ExchangeAuth, encryption=ExchangeEncryption,
                     connect=ExchangeConnect)
+        if self.environment_name is not None:
+            _as_members(self, environment_name=ExchangeEnvironment)
 
 
 @dataclass(frozen=True)
@@ -276,7 +290,8 @@ def _auth(r: TableReader) -> AuthConfig:
 
 def _exchange(r: TableReader) -> ExchangeConfig:
     r.only({"transport", "server", "port", "ssl", "path", "auth", "encryption", "username",
-            "configuration_name", "connect", "operation_timeout_s", "pools", "rest_endpoint", "pwsh_path"})
+            "configuration_name", "connect", "operation_timeout_s", "pools", "rest_endpoint", "pwsh_path",
+            "environment_name"})
     d = ExchangeConfig()
     port = r.number("port", d.port, *LIMITS["port"])
     return ExchangeConfig(
@@ -295,6 +310,8 @@ def _exchange(r: TableReader) -> ExchangeConfig:
         pools=r.number("pools", d.pools, *LIMITS["pools"]),
         rest_endpoint=r.text("rest_endpoint", d.rest_endpoint).rstrip("/"),
         pwsh_path=_pwsh_path(r, d.pwsh_path),
+        environment_name=r.choice("environment_name", ExchangeEnvironment, ExchangeEnvironment.O365_DEFAULT)
+        if r.text("environment_name") else None,
     )
 
 

@@ -24,8 +24,8 @@ Pair = tuple[EmulatorServer, ExchangeService]
 CONTACT, TICKETING = APP_RESTRICTED, APP_RBAC
 ALLOWED_PSRP = {"psrp:Connect-ExchangeOnline", "psrp:Get-ApplicationAccessPolicy", "psrp:Get-ManagementScope",
                 "psrp:Get-ServicePrincipal", "psrp:Get-ManagementRoleAssignment", "psrp:Get-Mailbox",
-                "psrp:Get-DistributionGroup", "psrp:Get-DistributionGroupMember", "psrp:Get-Recipient",
-                "psrp:Test-ApplicationAccessPolicy", "psrp:Test-ServicePrincipalAuthorization"}
+                "psrp:Get-EXOMailbox", "psrp:Get-DistributionGroup", "psrp:Get-DistributionGroupMember",
+                "psrp:Get-Recipient", "psrp:Test-ApplicationAccessPolicy", "psrp:Test-ServicePrincipalAuthorization"}
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +78,7 @@ def test_happy_path_sections(happy: Any, collector_tenant_doc: dict[str, Any]) -
     pool = [m["PrimarySmtpAddress"] for m in collector_tenant_doc["exchange"]["mailboxes"]]
     in_group = {*QUEUES, "escalations@contoso.com"}
     assert canaries[CONTACT] == {"explicit": ["ceo@contoso.com"], "pool_size": 20, "pool_source":
-                                 "exo:Get-Mailbox -ResultSize Unlimited",
+                                 "exo:Get-EXOMailbox -ResultSize Unlimited -PropertySets Minimum",
                                  "sampled": _expected_sample(CONTACT, pool, {*in_group, "ceo@contoso.com"}, 2)}
     assert canaries[TICKETING]["sampled"] == _expected_sample(TICKETING, pool, {"support@contoso.com",
                                                                                 "hr@contoso.com"}, 2)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pypsrp.powershell import PowerShell, RunspacePool
 
-from auditor.emulator.exchange import ExchangeService
+from auditor.emulator.exchange import ExchangeService, exo_mailbox
 from auditor.emulator.server import EmulatorServer
 
 from .helpers import (
@@ -69,7 +69,18 @@ def test_mailbox_shape(pool: RunspacePool) -> None:
         "",
     )
     exo_types, exo = _one(pool, "Get-EXOMailbox", Identity="ceo")
-    assert exo_types[0].endswith("ExoMailbox") and exo["CustomAttribute15"] == "vip" and exo["Department"] == "Board"
+    assert exo_types[0].endswith("ExoMailbox") and sorted(exo) == sorted(exo_mailbox.MINIMUM)  # exactly Minimum
+    assert (exo["PrimarySmtpAddress"], exo["RecipientTypeDetails"]) == ("ceo@contoso.com", "UserMailbox")
+    _, custom = _one(pool, "Get-EXOMailbox", Identity="ceo", PropertySets=["Minimum", "Custom"])
+    assert custom["CustomAttribute15"] == "vip" and "Department" not in custom
+
+
+def test_get_exo_mailbox_refuses_an_unknown_property_set(pool: RunspacePool) -> None:
+    ps = run(pool, "Get-EXOMailbox", ResultSize="Unlimited", PropertySets="Everything")
+    assert ps.had_errors and ps.state == 5  # Failed: a parameter binding error is terminating
+    (error,) = ps.streams.error
+    assert "Cannot bind parameter 'PropertySets'" in str(error) and "Minimum" in str(error)
+    assert error.fq_error == "ParameterArgumentTransformationError,Get-EXOMailbox"
 
 
 def test_group_and_member_shapes(pool: RunspacePool) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from auditor.emulator.exchange import records
+from auditor.emulator.exchange import exo_mailbox, records
 from auditor.emulator.exchange.access import Rbac, check_access, load_policies
 from auditor.emulator.exchange.binding import Parameters, T, bind, limit, text, type_filter
 from auditor.emulator.exchange.directory import Directory, Recipient
@@ -40,6 +40,7 @@ class ExchangeCmdlets:
     def __init__(self, tenant_id: str, doc: Mapping[str, Any], now: datetime):
         exchange = doc.get("exchange") or {}
         self.tenant_id = tenant_id
+        self.domain = str((doc.get("tenant") or {}).get("defaultDomain") or "")
         self.directory = Directory(tenant_id, exchange.get("mailboxes") or (), exchange.get("distributionGroups") or ())
         self.policies = load_policies(exchange.get("applicationAccessPolicies") or (), self.directory)
         self.rbac = Rbac(exchange, self.directory)  # raises TenantFileError for a filter outside the subset
@@ -109,6 +110,16 @@ def _get_mailbox(svc: ExchangeCmdlets, bound: dict[str, Any], exo: bool = False)
     name = "Get-EXOMailbox" if exo else "Get-Mailbox"
     for r in _recipients(svc, name, bound, ("mailbox",), _is_mailbox, result):
         result.records.append(records.mailbox(r, exo))
+    return result
+
+
+def _get_exo_mailbox(svc: ExchangeCmdlets, bound: dict[str, Any]) -> CmdletResult:
+    """The module's bulk cmdlet: property sets, not whole objects (exo_mailbox.py)."""
+    result = CmdletResult()
+    if "PropertySets" in bound:
+        exo_mailbox.property_sets(bound["PropertySets"])  # refused before anything is read, as binding does
+    for r in _recipients(svc, "Get-EXOMailbox", bound, ("mailbox",), _is_mailbox, result):
+        result.records.append(exo_mailbox.exo_mailbox(r, svc.domain, bound))
     return result
 
 
@@ -246,7 +257,7 @@ _SPECS: dict[str, CmdletSpec] = {
         CmdletSpec("Get-DistributionGroup", _get_group, _RECIPIENT_PARAMS),
         CmdletSpec("Get-DistributionGroupMember", _get_group_member, ("Identity", "ResultSize"), ("Identity",)),
         CmdletSpec("Get-Mailbox", _get_mailbox, _RECIPIENT_PARAMS),
-        CmdletSpec("Get-EXOMailbox", lambda svc, b: _get_mailbox(svc, b, exo=True), _RECIPIENT_PARAMS),
+        CmdletSpec("Get-EXOMailbox", _get_exo_mailbox, exo_mailbox.PARAMS),
         CmdletSpec("Get-Recipient", _get_recipient, _RECIPIENT_PARAMS),
         CmdletSpec("Get-ServicePrincipal", _get_service_principal, ("Identity",)),
         CmdletSpec(

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from auditor.emulator.exchange.cmdlets import ExchangeCmdlets
 from auditor.emulator.exchange.connect import EXCHANGE_AUDIENCES, MANAGE_AS_APP
 from auditor.emulator.exchange.model import NOT_FOUND, CmdletError, ErrorInfo, Record, command_not_found
+from auditor.emulator.exchange.session_rules import SessionRules
 from auditor.emulator.faults import FaultPlan, RequestCounters
 from auditor.emulator.tenant import Tenant
 from auditor.emulator.tokens import TokenIssuer
@@ -56,6 +57,7 @@ class RestService:
         self.cmdlets = cmdlets or ExchangeCmdlets(tenant.id, tenant.doc, tenant.now)
         self._lock = threading.Lock()
         self._sequence = 0  # InvokeCommand requests, for `throttle_every`
+        self.rules = SessionRules.from_doc(tenant.doc)
 
     def _count(self, route: str) -> None:
         if self.counters is not None:
@@ -84,6 +86,12 @@ class RestService:
         canonical = self.cmdlets.canonical_name(name)
         if canonical is None:
             return _cmdlet_error(400, "BadRequest", [command_not_found(name)])
+        if self.rules.denies(self._caller(headers), canonical):
+            # A cmdlet outside the caller's Exchange roles: the REST shape reported for the module's REST calls
+            # (docs/microsoft-facts.md, "Exchange Online session").
+            self._count("rest:denied")
+            return _error(401, "Unauthorized", f"User is not allowed to call {canonical}",
+                          inner="Microsoft.Exchange.Admin.OData.Core.ODataServiceException")
         self._count(f"rest:{canonical}")
         try:
             self._inject_faults(canonical)
@@ -121,6 +129,10 @@ class RestService:
         code = "UnAuthorized" if status == 401 else "Forbidden"
         extra = {"WWW-Authenticate": 'Bearer error="invalid_token"'} if status == 401 else {}
         return _error(status, code, problem, extra)
+
+    def _caller(self, headers: Mapping[str, str]) -> str:
+        claims = self.tokens.verify(_header(headers, "Authorization").partition(" ")[2].strip())
+        return claims.app_id if claims is not None else ""
 
     def _throttled(self) -> bool:
         every = self.faults.throttle_every
@@ -204,8 +216,11 @@ def _row(record: Record) -> dict[str, Any]:
     return {name: _plain(value) for name, value in record.properties.items()}
 
 
-def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
-    body = {"error": {"code": code, "message": message}}
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None,
+           inner: str | None = None) -> Response:
+    body: dict[str, Any] = {"error": {"code": code, "message": message}}
+    if inner:
+        body["error"]["innererror"] = {"message": message, "type": inner}
     return status, {"Content-Type": JSON, **(headers or {})}, json.dumps(body).encode()
 
 

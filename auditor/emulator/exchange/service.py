@@ -16,6 +16,7 @@ from auditor.emulator.exchange import connect, wsman
 from auditor.emulator.exchange.cmdlets import ExchangeCmdlets
 from auditor.emulator.exchange.model import CmdletError, CmdletResult, Record, command_not_found
 from auditor.emulator.exchange.psrp_session import PoolSession
+from auditor.emulator.exchange.session_rules import SessionRules, record_call
 from auditor.emulator.faults import FaultPlan, RequestCounters
 from auditor.emulator.tenant import Tenant
 from auditor.emulator.tokens import TokenIssuer
@@ -27,6 +28,9 @@ MODES = {"jump-host": "Microsoft.PowerShell", "direct": "Microsoft.Exchange"}
 MAX_RECEIVE_WAIT_S = 2.0  # a Receive with nothing to send waits this long (at most) before OperationTimeout
 _SESSION_COMMANDS = {c.lower(): c for c in (connect.CONNECT, connect.DISCONNECT)}  # jump-host only
 Response = tuple[int, dict[str, str], bytes]
+# The ExchangeOnlineManagement module's own cmdlets: a jump host that loaded the module has them, an Exchange
+# endpoint reached directly (configuration Microsoft.Exchange) does not.
+MODULE_ONLY = frozenset({"Get-EXOMailbox"})
 
 
 class ExchangeService:
@@ -58,11 +62,15 @@ class ExchangeService:
         self.configuration = MODES[mode]
         self.drop_pool_after = drop_pool_after
         self.cmdlets = ExchangeCmdlets(tenant.id, tenant.doc, tenant.now)
-        jump = (tenant.doc.get("emulator") or {}).get("jumpHost") or {}
+        emulator = tenant.doc.get("emulator") or {}
+        jump = emulator.get("jumpHost") or {}
         self._username: str | None = jump.get("username")
         self._password: str | None = jump.get("password")
         self._shells: dict[str, PoolSession] = {}
         self._lock = threading.Lock()
+        self.session_rules = SessionRules.from_doc(tenant.doc)
+        self.connect_calls: list[dict[str, Any]] = []  # every Connect-ExchangeOnline, token value hidden
+        self._connections: dict[str, connect.Connection] = {}  # shell id -> its runspace's connection
 
     def _count(self, route: str) -> None:
         if self.counters is not None:
@@ -183,6 +191,7 @@ class ExchangeService:
     def _drop(self, session: PoolSession) -> None:
         with self._lock:
             self._shells.pop(session.shell_id, None)
+            self._connections.pop(session.shell_id, None)
         session.close()
 
     # -- commands ------------------------------------------------------------------------------------
@@ -200,11 +209,20 @@ class ExchangeService:
         if session_command is not None:
             self._inject_faults(session_command)
             if session_command == connect.CONNECT:
-                connect.connect(self.tenant, self.tokens, parameters)
+                with self._lock:
+                    self.connect_calls.append(record_call(parameters))
+                opened = connect.connect(self.tenant, self.tokens, parameters)
+                with self._lock:
+                    self._connections[session.shell_id] = opened
             session.connected = session_command == connect.CONNECT
             return CmdletResult()
-        if canonical is None or (self.mode == "jump-host" and not session.connected):
+        if canonical is None or (self.mode == "jump-host" and not session.connected) or (
+                self.mode == "direct" and canonical in MODULE_ONLY):
             raise CmdletError(command_not_found(name))
+        with self._lock:
+            connection = self._connections.get(session.shell_id)
+        if connection is not None:  # jump-host: the connected app's token and Exchange roles apply
+            self.session_rules.check(connection.app_id, connection.expires, canonical)
         self._inject_faults(canonical)
         if piped is None:
             return self.cmdlets.invoke(canonical, parameters)
