@@ -33,6 +33,9 @@ Insecure = Annotated[bool, typer.Option(
     "--insecure-skip-tls-verify",
     help="Do not verify TLS certificates (Graph, sign-in, Exchange). Only for a lab behind broken TLS "
          "inspection: prefer [auth] ca_bundle. The run says so on stderr and in every report.")]
+RealismOption = Annotated[str | None, typer.Option(
+    "--realism", help="Which undocumented Exchange forms the emulator serves, e.g. "
+    "mailboxId=mailbox_sid,noPolicies=error; overrides the tenant file's emulator.realism (docs/emulator.md).")]
 INSECURE_WARNING = "auditor: warning: TLS verification is disabled (--insecure-skip-tls-verify)"
 
 
@@ -102,6 +105,7 @@ def demo_command(
     fmt: Formats = None,
     faults: Annotated[str | None, typer.Option("--faults", help="Fault injection for the emulator, e.g. "
                                                "seed=7,latency_ms=20,throttle_every=5 (docs/emulator.md).")] = None,
+    realism: RealismOption = None,
     exchange_transport: Annotated[ExchangeTransport | None, typer.Option(
         "--exchange-transport", help="How Exchange is reached: psrp (the default; a jump host over PowerShell "
         "remoting) or rest (experimental: the module's undocumented InvokeCommand endpoint). Overrides the "
@@ -119,16 +123,18 @@ def demo_command(
     from auditor.commands.history import finish_run, open_history
     from auditor.demo import DEMO_BASELINE, DEMO_TENANT, emulator_baseline, emulator_settings, running_emulator
     from auditor.emulator.faults import FaultPlan
+    from auditor.emulator.realism import Realism
     from auditor.models.baseline import load_baseline
 
     base = load_baseline(baseline or DEMO_BASELINE)
     if exchange_transport is not None:
         base = replace(base, exchange=replace(base.exchange, transport=exchange_transport.value))
     plan = FaultPlan.parse(faults) if faults else None
+    Realism().with_spec(realism)  # a bad --realism fails here, before anything starts
     store = open_history(history, no_history, base, fail_on_new, on_by_default=False)
     with Console(quiet, verbose) as console:
         console.step("starting the tenant emulator")
-        with running_emulator(tenant or DEMO_TENANT, plan) as server:
+        with running_emulator(tenant or DEMO_TENANT, plan, realism=realism) as server:
             aimed = emulator_baseline(base, server)
             settings = emulator_settings(server)
             register(*settings.credentials.secrets(), settings.psrp_password)
@@ -142,14 +148,17 @@ def emulator_command(
                                                 "tenant).")] = None,
     port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (0: any free port).")] = 0,
     faults: Annotated[str | None, typer.Option("--faults", help="Fault injection, as for `auditor demo`.")] = None,
+    realism: RealismOption = None,
 ) -> int:
     """Serve the tenant emulator in the foreground; print its endpoints and a baseline that points at it."""
     from auditor.demo import DEMO_TENANT, baseline_toml, running_emulator
     from auditor.emulator.faults import FaultPlan
+    from auditor.emulator.realism import Realism
 
     plan = FaultPlan.parse(faults) if faults else None
+    Realism().with_spec(realism)
     source = tenant or DEMO_TENANT
-    with running_emulator(source, plan, port=port) as server:
+    with running_emulator(source, plan, port=port, realism=realism) as server:
         typer.echo(f"# tenant emulator for {server.tenant.display_name} ({server.tenant.id})")
         typer.echo(f"# Entra authority: {server.authority}")
         typer.echo(f"# Graph:           {server.base_url}/v1.0")

@@ -21,7 +21,9 @@ from auditor.emulator.exchange.model import (
     CmdletResult,
     ErrorFactory,
     command_not_found,
+    parameter_error,
 )
+from auditor.emulator.realism import realism_of
 
 NOT_MAILBOXES = frozenset({"mailuser", "guestmailuser"})
 
@@ -44,6 +46,7 @@ class ExchangeCmdlets:
         self.policies = load_policies(exchange.get("applicationAccessPolicies") or (), self.directory)
         self.rbac = Rbac(exchange, self.directory)  # raises TenantFileError for a filter outside the subset
         self.errors = ErrorFactory(tenant_id, now)
+        self.realism = realism_of(doc)  # the undocumented forms this tenant serves (docs/emulator.md)
 
     def canonical_name(self, name: str) -> str | None:
         spec = _SPECS.get(name.lower())
@@ -136,8 +139,13 @@ def _get_group_member(svc: ExchangeCmdlets, bound: dict[str, Any]) -> CmdletResu
 
 
 def _get_policy(svc: ExchangeCmdlets, bound: dict[str, Any]) -> CmdletResult:
-    """Like Exchange, an -Identity that names no policy returns every policy."""
-    rows = [records.policy(p, svc.directory, svc.tenant_id) for p in svc.policies]
+    """Like Exchange, an -Identity that names no policy returns every policy. A tenant without any policy
+    answers an empty list, or (realism noPolicies=error) a terminating not-found error, as Microsoft365DSC
+    reports for tenants that never had one (docs/microsoft-facts.md)."""
+    if not svc.policies and svc.realism.no_policies == "error":
+        raise CmdletError(svc.errors.not_found("Get-ApplicationAccessPolicy", svc.tenant_id))
+    entra = svc.realism.scope_identity_guid == "entra_object_id"
+    rows = [records.policy(p, svc.directory, svc.tenant_id, entra) for p in svc.policies]
     wanted = text(bound.get("Identity")).lower()
     if wanted:
         chosen = [r for r in rows if wanted in (r.to_string.lower(), r.to_string.split("\\", 1)[-1].lower())]
@@ -151,7 +159,7 @@ def _test_policy(svc: ExchangeCmdlets, bound: dict[str, Any]) -> CmdletResult:
     mailbox = svc.one_recipient("Test-ApplicationAccessPolicy", bound["Identity"], ("mailbox",), result)
     if mailbox is not None:
         verdict = check_access(svc.policies, svc.directory, app_id, mailbox)
-        result.records.append(records.policy_test(app_id, mailbox, verdict))
+        result.records.append(records.policy_test(app_id, mailbox, verdict, svc.realism.mailbox_id))
     return result
 
 
@@ -199,12 +207,45 @@ def _get_scope(svc: ExchangeCmdlets, bound: dict[str, Any]) -> CmdletResult:
     return result
 
 
+# Documented values of -RoleAssigneeType (Get-ManagementRoleAssignment.md); ServicePrincipal is not among them.
+ROLE_ASSIGNEE_TYPES = ("User", "SecurityGroup", "RoleAssignmentPolicy", "ForeignSecurityPrincipal", "RoleGroup",
+                       "LinkedRoleGroup", "Computer")
+# Role-group assignments every tenant holds, listed beside the service principals' when no filter is sent.
+_ROLE_GROUP_ASSIGNMENTS = (("Organization Management", "Mail Recipients"),
+                           ("Organization Management", "View-Only Configuration"),
+                           ("View-Only Organization Management", "View-Only Recipients"))
+
+
+def _assignee_type_refused(svc: ExchangeCmdlets, value: str) -> Any:
+    """The error of a -RoleAssigneeType value outside the enum (realism roleAssigneeTypeFilter)."""
+    return parameter_error(
+        "Get-ManagementRoleAssignment", "CannotConvertArgumentNoMessage",
+        f"Cannot bind parameter 'RoleAssigneeType'. Cannot convert value \"{value}\" to type "
+        "\"Microsoft.Exchange.Data.Directory.SystemConfiguration.RoleAssigneeType\". Error: \"Unable to match the "
+        f"identifier name {value} to a valid enumerator name. Specify one of the following enumerator names and "
+        f"try again: {', '.join(ROLE_ASSIGNEE_TYPES)}\"", value)
+
+
 def _get_role_assignment(svc: ExchangeCmdlets, bound: dict[str, Any]) -> CmdletResult:
-    """Only RBAC-for-Applications assignments are emulated: any other -RoleAssigneeType lists nothing."""
+    """RBAC-for-Applications assignments, plus a few built-in role-group ones when no filter narrows the list.
+    `-RoleAssigneeType ServicePrincipal` is undocumented: accepted or refused per the realism profile."""
     result = CmdletResult()
     cmdlet = "Get-ManagementRoleAssignment"
-    if text(bound.get("RoleAssigneeType", "ServicePrincipal")).lower() != "serviceprincipal":
+    kind = text(bound.get("RoleAssigneeType")).lower() if "RoleAssigneeType" in bound else None
+    if kind == "serviceprincipal" and svc.realism.role_assignee_type_filter != "accepted":
+        error = _assignee_type_refused(svc, text(bound["RoleAssigneeType"]))
+        if svc.realism.role_assignee_type_filter == "terminating_error":
+            raise CmdletError(error)
+        result.errors.append(error)
         return result
+    if kind not in (None, "serviceprincipal"):
+        if kind not in {t.lower() for t in ROLE_ASSIGNEE_TYPES}:
+            raise CmdletError(_assignee_type_refused(svc, text(bound["RoleAssigneeType"])))
+        if kind == "rolegroup" and not ({"RoleAssignee", "Identity"} & set(bound)):
+            result.records.extend(_role_group_rows(bound.get("Role")))
+        return result
+    if kind is None and not ({"RoleAssignee", "Identity"} & set(bound)):
+        result.records.extend(_role_group_rows(bound.get("Role")))
     chosen = list(svc.rbac.assignments)
     if "RoleAssignee" in bound:
         principals = svc.rbac.find_principals(text(bound["RoleAssignee"]))
@@ -218,6 +259,14 @@ def _get_role_assignment(svc: ExchangeCmdlets, bound: dict[str, Any]) -> CmdletR
     return result
 
 
+def _role_group_rows(role: Any) -> list[Any]:
+    rows = []
+    for group, name in _ROLE_GROUP_ASSIGNMENTS:
+        if role is None or text(role).lower() == name.lower():
+            rows.append(records.role_group_assignment(f"{name}-{group}", name, group))
+    return rows
+
+
 def _test_authorization(svc: ExchangeCmdlets, bound: dict[str, Any]) -> CmdletResult:
     result = CmdletResult()
     cmdlet = "Test-ServicePrincipalAuthorization"
@@ -228,7 +277,11 @@ def _test_authorization(svc: ExchangeCmdlets, bound: dict[str, Any]) -> CmdletRe
         return result
     mailbox = None
     if "Resource" in bound:
-        mailbox = svc.one_recipient(cmdlet, bound["Resource"], ("mailbox",), result)
+        # -Resource is a UserIdParameter documented as Name, DN, canonical DN or GUID: an SMTP address (or any
+        # other form) is not resolved, like an identity naming nothing (docs/microsoft-facts.md).
+        wanted = text(bound["Resource"]).lower()
+        mailbox = svc.one_recipient(cmdlet, bound["Resource"], ("mailbox",), result,
+                                    lambda r: wanted in (str(r.guid), r.name.lower()))
         if mailbox is None:
             return result
     for a in svc.rbac.assignments_of(principals[0]):
