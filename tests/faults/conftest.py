@@ -67,8 +67,8 @@ def apply_fast_waits(monkeypatch: pytest.MonkeyPatch) -> None:
     real_psrp = PsrpSettings.from_baseline.__func__  # type: ignore[attr-defined]
 
     @contextlib.contextmanager
-    def pinned(tenant_file: Path, faults: Any = None, port: int = 0, now: Any = None) -> Iterator[Any]:
-        with real_running(tenant_file, faults, port=port, now=now or CLOCK) as server:
+    def pinned(tenant_file: Path, faults: Any = None, port: int = 0, now: Any = None, **more: Any) -> Iterator[Any]:
+        with real_running(tenant_file, faults, port=port, now=now or CLOCK, **more) as server:
             yield server
 
     def quick_settings(server: Any) -> Any:
