@@ -28,6 +28,10 @@ FAST_RETRY = RetryPolicy(max_attempts=RetryPolicy().max_attempts, max_total_wait
 FAST_PSRP_BACKOFF = (0.01, 0.02, 0.04)
 REPORTS = ("snapshot.json", "findings.json", "findings.csv", "report.html", "junit.xml")
 FIGURES: Counter[str] = Counter()
+# The realism profile (docs/emulator.md) farthest from the defaults: what the fault matrix and the end-to-end
+# tests also run under, so their verdicts are shown not to depend on the undocumented Exchange forms.
+REALISTIC = ("scopeIdentityGuid=entra_object_id,mailboxId=mailbox_sid,roleAssigneeTypeFilter=non_terminating_error,"
+             "noPolicies=error")
 # The emulator's clock for every run of the matrix, a few minutes back: "days left" on a credential is then the
 # same whole number in every run (a run in the very second of the clock would see one more day).
 CLOCK = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import FAST_RETRY, FIGURES, REPORTS, Run, apply_fast_waits, run_cli
+from .conftest import FAST_RETRY, FIGURES, REALISTIC, REPORTS, Run, apply_fast_waits, run_cli
 
 pytestmark = pytest.mark.usefixtures("fast_waits")
 
@@ -90,11 +90,9 @@ PERSISTENT = {
 }
 
 
-# Every other scenario runs with the emulator serving the undocumented Exchange forms that differ most from the
-# defaults (docs/emulator.md, "Realism profiles"), against a clean run under the same profile: fault handling
-# must not depend on them either, and alternating costs one clean run, not a second matrix.
-REALISTIC = ("scopeIdentityGuid=entra_object_id,mailboxId=mailbox_sid,roleAssigneeTypeFilter=non_terminating_error,"
-             "noPolicies=error")
+# Every other scenario runs with the emulator serving REALISTIC, the undocumented Exchange forms farthest from
+# the defaults, against a clean run under the same profile: fault handling must not depend on them either, and
+# alternating costs one clean run, not a second matrix.
 
 
 def alternate(scenarios: dict[str, Any]) -> list[Any]:
