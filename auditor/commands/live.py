@@ -153,7 +153,7 @@ def emulator_command(
     """Serve the tenant emulator in the foreground; print its endpoints and a baseline that points at it."""
     from auditor.demo import DEMO_TENANT, baseline_toml, running_emulator
     from auditor.emulator.faults import FaultPlan
-    from auditor.emulator.realism import Realism
+    from auditor.emulator.realism import Realism, realism_of
 
     plan = FaultPlan.parse(faults) if faults else None
     Realism().with_spec(realism)
@@ -164,6 +164,7 @@ def emulator_command(
         typer.echo(f"# Graph:           {server.base_url}/v1.0")
         typer.echo(f"# WSMan/PSRP:      {server.base_url}/wsman")
         typer.echo(f"# CA certificate:  {server.ca_path}")
+        typer.echo(f"# Exchange realism: {realism_of(server.tenant.doc).describe()} (docs/emulator.md)")
         typer.echo("# Secrets come from the environment, as in a real run: set AUDITOR_CLIENT_SECRET to")
         typer.echo(f"# emulator.clients[0].secret and AUDITOR_PSRP_PASSWORD to emulator.jumpHost.password of {source}")
         typer.echo("# A baseline for it: save as emulator.toml, add your integrations, then run")

@@ -14,14 +14,22 @@ from typing import Any
 
 from auditor.emulator.exchange import records
 from auditor.emulator.exchange.access import Rbac, check_access, load_policies
-from auditor.emulator.exchange.binding import Parameters, T, bind, limit, text, type_filter
+from auditor.emulator.exchange.binding import (
+    ROLE_ASSIGNEE_TYPE,
+    Parameters,
+    T,
+    bind,
+    enum_refused,
+    limit,
+    text,
+    type_filter,
+)
 from auditor.emulator.exchange.directory import Directory, Recipient
 from auditor.emulator.exchange.model import (
     CmdletError,
     CmdletResult,
     ErrorFactory,
     command_not_found,
-    parameter_error,
 )
 from auditor.emulator.realism import realism_of
 
@@ -207,25 +215,6 @@ def _get_scope(svc: ExchangeCmdlets, bound: dict[str, Any]) -> CmdletResult:
     return result
 
 
-# Documented values of -RoleAssigneeType (Get-ManagementRoleAssignment.md); ServicePrincipal is not among them.
-ROLE_ASSIGNEE_TYPES = ("User", "SecurityGroup", "RoleAssignmentPolicy", "ForeignSecurityPrincipal", "RoleGroup",
-                       "LinkedRoleGroup", "Computer")
-# Role-group assignments every tenant holds, listed beside the service principals' when no filter is sent.
-_ROLE_GROUP_ASSIGNMENTS = (("Organization Management", "Mail Recipients"),
-                           ("Organization Management", "View-Only Configuration"),
-                           ("View-Only Organization Management", "View-Only Recipients"))
-
-
-def _assignee_type_refused(svc: ExchangeCmdlets, value: str) -> Any:
-    """The error of a -RoleAssigneeType value outside the enum (realism roleAssigneeTypeFilter)."""
-    return parameter_error(
-        "Get-ManagementRoleAssignment", "CannotConvertArgumentNoMessage",
-        f"Cannot bind parameter 'RoleAssigneeType'. Cannot convert value \"{value}\" to type "
-        "\"Microsoft.Exchange.Data.Directory.SystemConfiguration.RoleAssigneeType\". Error: \"Unable to match the "
-        f"identifier name {value} to a valid enumerator name. Specify one of the following enumerator names and "
-        f"try again: {', '.join(ROLE_ASSIGNEE_TYPES)}\"", value)
-
-
 def _get_role_assignment(svc: ExchangeCmdlets, bound: dict[str, Any]) -> CmdletResult:
     """RBAC-for-Applications assignments, plus a few built-in role-group ones when no filter narrows the list.
     `-RoleAssigneeType ServicePrincipal` is undocumented: accepted or refused per the realism profile."""
@@ -233,19 +222,20 @@ def _get_role_assignment(svc: ExchangeCmdlets, bound: dict[str, Any]) -> CmdletR
     cmdlet = "Get-ManagementRoleAssignment"
     kind = text(bound.get("RoleAssigneeType")).lower() if "RoleAssigneeType" in bound else None
     if kind == "serviceprincipal" and svc.realism.role_assignee_type_filter != "accepted":
-        error = _assignee_type_refused(svc, text(bound["RoleAssigneeType"]))
+        error = enum_refused(cmdlet, "RoleAssigneeType", text(bound["RoleAssigneeType"]), ROLE_ASSIGNEE_TYPE)
         if svc.realism.role_assignee_type_filter == "terminating_error":
             raise CmdletError(error)
         result.errors.append(error)
         return result
     if kind not in (None, "serviceprincipal"):
-        if kind not in {t.lower() for t in ROLE_ASSIGNEE_TYPES}:
-            raise CmdletError(_assignee_type_refused(svc, text(bound["RoleAssigneeType"])))
+        if kind not in {t.lower() for t in ROLE_ASSIGNEE_TYPE[1]}:
+            raise CmdletError(enum_refused(cmdlet, "RoleAssigneeType", text(bound["RoleAssigneeType"]),
+                                           ROLE_ASSIGNEE_TYPE))
         if kind == "rolegroup" and not ({"RoleAssignee", "Identity"} & set(bound)):
-            result.records.extend(_role_group_rows(bound.get("Role")))
+            result.records.extend(records.role_group_assignments(bound.get("Role")))
         return result
     if kind is None and not ({"RoleAssignee", "Identity"} & set(bound)):
-        result.records.extend(_role_group_rows(bound.get("Role")))
+        result.records.extend(records.role_group_assignments(bound.get("Role")))
     chosen = list(svc.rbac.assignments)
     if "RoleAssignee" in bound:
         principals = svc.rbac.find_principals(text(bound["RoleAssignee"]))
@@ -257,14 +247,6 @@ def _get_role_assignment(svc: ExchangeCmdlets, bound: dict[str, Any]) -> CmdletR
     chosen = _named(svc, cmdlet, chosen, bound.get("Identity"), lambda a, text: a.name.lower() == text, result)
     result.records.extend(records.role_assignment(a) for a in chosen)
     return result
-
-
-def _role_group_rows(role: Any) -> list[Any]:
-    rows = []
-    for group, name in _ROLE_GROUP_ASSIGNMENTS:
-        if role is None or text(role).lower() == name.lower():
-            rows.append(records.role_group_assignment(f"{name}-{group}", name, group))
-    return rows
 
 
 def _test_authorization(svc: ExchangeCmdlets, bound: dict[str, Any]) -> CmdletResult:

@@ -154,8 +154,20 @@ def role_assignment(a: RoleAssignment) -> Record:
     return Record(ROLE_ASSIGNMENT_TYPES, props, a.name)
 
 
+# Role-group assignments every tenant holds, listed beside the service principals' when no filter is sent.
+ROLE_GROUP_ASSIGNMENTS = (("Organization Management", "Mail Recipients"),
+                          ("Organization Management", "View-Only Configuration"),
+                          ("View-Only Organization Management", "View-Only Recipients"))
+
+
+def role_group_assignments(role: Any = None) -> list[Record]:
+    """The built-in role-group assignments (of one -Role when given)."""
+    return [role_group_assignment(f"{name}-{group}", name, group) for group, name in ROLE_GROUP_ASSIGNMENTS
+            if role is None or str(role).lower() == name.lower()]
+
+
 def role_group_assignment(name: str, role: str, group: str) -> Record:
-    """A built-in assignment of a role to a role group (every tenant holds some)."""
+    """A built-in assignment of a role to a role group."""
     props = {
         "Identity": name,
         "Name": name,
