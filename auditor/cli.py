@@ -1,6 +1,6 @@
 """The `auditor` command line (Typer). Exit codes are mapped in one place: `main`.
 
-Exit codes (DESIGN.md section 6), first match wins:
+Exit codes (README.md, "Exit codes"), first match wins:
   2  usage, configuration or input error (nothing audited)
   3  the audit is incomplete: some finding is ERROR
   1  at least one FAIL (not waived) at or above --fail-on (default low)

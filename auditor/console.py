@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import logging
 import sys
-from contextlib import AbstractContextManager
 from typing import Any
 
 from rich.console import Console as RichConsole
 from rich.markup import escape
 
-from auditor.redact import RedactingFilter
+from auditor.redact import RedactingFilter, quiet_client_loggers
 from auditor.terminal import printable
-
-QUIET_LIBRARIES = ("msal", "urllib3", "requests", "pypsrp", "psrpcore", "spnego", "requests_credssp")
 
 
 class Console:
@@ -65,8 +62,7 @@ def configure_logging(verbose: int) -> None:
     for handler in list(root.handlers):
         if getattr(handler, "_auditor", False):
             root.removeHandler(handler)
-    for name in QUIET_LIBRARIES:
-        logging.getLogger(name).setLevel(logging.WARNING)
+    quiet_client_loggers()
     if verbose <= 0:
         # Quiet means quiet: without a handler, Python's last-resort handler would print WARNING records raw
         # (unredacted, control characters and all). Failures reach the user through the command's own lines.
@@ -88,16 +84,3 @@ class _PrintableFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         return printable(super().format(record))
-
-
-class quiet_libraries(AbstractContextManager[None]):
-    """Keep the client libraries at WARNING for the duration, even if a caller lowered them."""
-
-    def __enter__(self) -> None:
-        self._levels = {name: logging.getLogger(name).level for name in QUIET_LIBRARIES}
-        for name in QUIET_LIBRARIES:
-            logging.getLogger(name).setLevel(logging.WARNING)
-
-    def __exit__(self, *exc: object) -> None:
-        for name, level in self._levels.items():
-            logging.getLogger(name).setLevel(level)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from auditor.collect.auth import Credentials
 from auditor.collect.run import CollectionSettings
+from auditor.emulator.ca import CertPaths
 from auditor.emulator.exchange import attach
 from auditor.emulator.exchange.rest import attach_rest
 from auditor.emulator.faults import FaultPlan
@@ -22,7 +23,15 @@ from auditor.emulator.realism import realism_of
 from auditor.emulator.server import EmulatorServer
 from auditor.emulator.tenant import Tenant, load_tenant
 from auditor.errors import TenantFileError
-from auditor.models.baseline import AuthConfig, Baseline, ExchangeConfig, TenantConfig
+from auditor.models.baseline import (
+    AuthConfig,
+    Baseline,
+    ExchangeAuth,
+    ExchangeConfig,
+    ExchangeConnect,
+    ExchangeEncryption,
+    TenantConfig,
+)
 from auditor.samples import SAMPLES_DIR
 
 DEMO_TENANT = SAMPLES_DIR / "tenants" / "demo.json"
@@ -32,15 +41,17 @@ EXCHANGE_AUDIENCE = "https://outlook.office365.com"
 
 @contextmanager
 def running_emulator(tenant_file: Path, faults: FaultPlan | None = None, port: int = 0,
-                     now: datetime | None = None, realism: str | None = None) -> Iterator[EmulatorServer]:
+                     now: datetime | None = None, certs: CertPaths | None = None,
+                     realism: str | None = None) -> Iterator[EmulatorServer]:
     """`now` pins the emulator's clock (relative dates in the tenant file), for runs compared byte for byte;
+    `certs` are kept ones (`auditor emulator --state-dir`), else each start makes a throwaway CA;
     `realism` (`KEY=VALUE,...`) overrides the tenant file's realism profile (docs/emulator.md)."""
     tenant = load_tenant(tenant_file, now)
     if realism:
         tenant.doc["emulator"]["realism"] = realism_of(tenant.doc).with_spec(realism).as_dict()
     if not tenant.doc["emulator"]["clients"]:
         raise TenantFileError(f"{tenant_file}: emulator.clients: needs at least one client for the auditor")
-    server = EmulatorServer(tenant, faults, port=port).start()
+    server = EmulatorServer(tenant, faults, port=port, certs=certs).start()
     try:
         exchange = attach(server, mode="jump-host")
         attach_rest(server, exchange.cmdlets)  # one cmdlet layer behind both transports
@@ -61,9 +72,9 @@ def emulator_baseline(base: Baseline, server: EmulatorServer) -> Baseline:
         auth=AuthConfig(client_id=client["appId"], authority=server.base_url, graph_endpoint=server.base_url,
                         exchange_resource=EXCHANGE_AUDIENCE, ca_bundle=server.ca_path, timeout_s=base.auth.timeout_s),
         exchange=ExchangeConfig(
-            transport="none" if base.exchange.transport == "none" else base.exchange.transport, server=host,
-            port=int(port), ssl=True, path="wsman", auth="basic", encryption="auto",
-            username=str(jump.get("username", "")), configuration_name="Microsoft.PowerShell", connect="jump-host",
+            transport=base.exchange.transport, server=host, port=int(port), ssl=True, path="wsman",
+            auth=ExchangeAuth.BASIC, encryption=ExchangeEncryption.AUTO, username=str(jump.get("username", "")),
+            configuration_name="Microsoft.PowerShell", connect=ExchangeConnect.JUMP_HOST,
             operation_timeout_s=base.exchange.operation_timeout_s, pools=base.exchange.pools,
             rest_endpoint=f"{server.base_url}/adminapi/beta"),
     )

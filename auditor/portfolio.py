@@ -4,7 +4,7 @@ A portfolio file (TOML) names one baseline per tenant. The tenants are audited c
 (each audit waits on the network, so threads suffice), each into its own folder; then one summary page and one
 CSV compare them side by side. A tenant that cannot be audited (its sign-in is refused, its baseline is broken,
 its secret is not set) costs that tenant only: the others finish, the summary says what went wrong, and the
-exit code is 3 (DESIGN.md section 6).
+exit code is 3 (README.md, "Exit codes").
 
     [portfolio]
     title = "Managed tenants"            # optional; heads the summary page
@@ -26,14 +26,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import typer
-
-from auditor.console import Console
 from auditor.errors import AuditorError, ConfigError
-from auditor.models.findings import Severity
+from auditor.models.baseline import load_baseline
 from auditor.models.tables import TableReader
-from auditor.redact import redact, register
+from auditor.redact import redact
 from auditor.reports.portfolio_report import TenantRow
+from auditor.runs import PSRP_PASSWORD_ENV, RunOptions, collect_run, finish_run, live_settings, open_history
 
 DEFAULT_CONCURRENCY = 4
 MAX_CONCURRENCY = 16
@@ -98,34 +96,29 @@ def _folder(name: str) -> str:
 
 
 @dataclass(frozen=True)
-class RunOptions:
-    out: Path
-    formats: list[str]
-    fail_on: Severity
-    history: Path | None
-    no_history: bool
-    fail_on_new: bool
+class PortfolioRun:
+    rows: tuple[TenantRow, ...]
+    """One per tenant, in file order."""
+    written: tuple[Path, ...]
+    """The summary page and CSV."""
+
+    @property
+    def exit_code(self) -> int:
+        """3 if any tenant is incomplete or not audited, else 1 if any fails, else 0."""
+        codes = {r.exit_code for r in self.rows}
+        return 3 if 3 in codes else 1 if 1 in codes else 0
 
 
-def run_portfolio(path: Path, out: Path, formats: list[str], fail_on: Severity, history: Path | None,
-                  no_history: bool, fail_on_new: bool, quiet: bool, verbose: int) -> int:
+def run_portfolio(path: Path, options: RunOptions) -> PortfolioRun:
+    """Every tenant of the portfolio file, a few at a time, each into its own folder under `options.out`; then
+    the summary page and CSV."""
     from auditor.reports import portfolio_report
 
     portfolio = load_portfolio(path)
-    options = RunOptions(out, formats, fail_on, history, no_history, fail_on_new)
-    Console(quiet, verbose).close()  # logging set up once; per-tenant progress would interleave
     workers = min(portfolio.concurrency, len(portfolio.tenants))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tenant") as pool:
-        rows = list(pool.map(lambda t: audit_tenant(t, options), portfolio.tenants))
-    for row in rows:
-        if row.error:
-            typer.echo(f"auditor: {row.name}: not audited: {row.error}", err=True)
-        else:
-            typer.echo(f"{row.name}: {_verdict_line(row)} ({out / row.folder})")
-    for written in portfolio_report.write(rows, portfolio.title, out):
-        typer.echo(f"wrote {written}")
-    codes = {r.exit_code for r in rows}
-    return 3 if 3 in codes else 1 if 1 in codes else 0
+        rows = tuple(pool.map(lambda t: audit_tenant(t, options), portfolio.tenants))
+    return PortfolioRun(rows, tuple(portfolio_report.write(list(rows), portfolio.title, options.out)))
 
 
 def audit_tenant(tenant: PortfolioTenant, options: RunOptions) -> TenantRow:
@@ -138,31 +131,17 @@ def audit_tenant(tenant: PortfolioTenant, options: RunOptions) -> TenantRow:
 
 
 def _audit(tenant: PortfolioTenant, options: RunOptions) -> TenantRow:
-    from auditor.collect.auth import credentials_from_environment
-    from auditor.collect.exchange_reader import read_exchange
-    from auditor.collect.run import CollectionSettings, collect
-    from auditor.commands.history import open_history
-    from auditor.commands.live import _require_live_settings, _write_snapshot
-    from auditor.models.baseline import load_baseline
-    from auditor.pipeline import evaluate_and_report
-
     base = load_baseline(tenant.baseline)
-    _require_live_settings(base)
-    credentials = credentials_from_environment(base.auth, str(tenant.baseline), _environment(tenant))
-    password = _psrp_password(tenant, base.exchange.transport, base.exchange.auth)
-    register(*credentials.secrets(), password)
-    store = open_history(options.history, options.no_history, base, options.fail_on_new)
-    snapshot = collect(base, CollectionSettings(credentials=credentials, psrp_password=password), read_exchange)
+    settings = live_settings(base, options, _environment(tenant), tenant.psrp_password_env or PSRP_PASSWORD_ENV)
+    store = open_history(options, base)
+    snapshot = collect_run(base, settings)
     sign_in = snapshot.collection.get("sign_in_error")
     if sign_in:  # nothing was collected: a report of nothing but ERRORs would only bury the reason
         return TenantRow(name=tenant.name, folder=tenant.folder, verdict="not-audited", exit_code=3,
                          error=" ".join(redact(str(sign_in)).split()), tenant_id=base.tenant.id,
                          tenant_name=base.tenant.name)
-    folder = options.out / tenant.folder
-    _write_snapshot(snapshot, folder / "snapshot.json")
-    result = evaluate_and_report(snapshot, base, folder, options.formats, store, fail_on=options.fail_on)
-    doc = result.document
-    code = result.exit_code(options.fail_on, only_new=options.fail_on_new)
+    run = finish_run(snapshot, base, options.out / tenant.folder, options, store)
+    doc, code = run.result.document, run.exit_code
     return TenantRow(
         name=tenant.name, folder=tenant.folder, verdict={0: "pass", 1: "fail"}.get(code, "incomplete"),
         exit_code=code, tenant_id=doc.run.tenant_id, tenant_name=doc.run.tenant_name,
@@ -184,22 +163,3 @@ def _environment(tenant: PortfolioTenant) -> dict[str, str]:
             raise ConfigError(f"{tenant.secret_env}: not set (secret_env of tenant {tenant.name!r})")
         env["AUDITOR_CLIENT_SECRET"] = value
     return env
-
-
-def _psrp_password(tenant: PortfolioTenant, transport: str, auth: str) -> str | None:
-    if transport != "psrp" or auth == "certificate":
-        return None
-    name = tenant.psrp_password_env or "AUDITOR_PSRP_PASSWORD"
-    password = os.environ.get(name)
-    if not password and auth == "basic":
-        raise ConfigError(f"no password for the jump host account: set {name}")
-    return password
-
-
-def _verdict_line(row: TenantRow) -> str:
-    from auditor.reports.portfolio_report import VERDICTS
-
-    fails = row.by_status.get("FAIL", 0)
-    errors = row.by_status.get("ERROR", 0)
-    drift = f", {row.new} new" if row.new is not None else ""
-    return f"{VERDICTS[row.verdict].lower()}: {fails} FAIL, {errors} ERROR{drift}"

@@ -1,4 +1,4 @@
-"""The commented starter baseline that `auditor init` writes (every key of DESIGN.md section 4)."""
+"""The commented starter baseline that `auditor init` writes (every key of docs/baseline.md)."""
 
 STARTER_BASELINE = '''\
 # Mailbox-access auditor baseline: what is INTENDED for this tenant.

@@ -1,6 +1,6 @@
 """The fewest requests a collection can make for a tenant and baseline, given page sizes and batch limits.
 
-The reads are those DESIGN.md section 3 lists for a sweep; each is counted at its cheapest:
+The reads are those docs/snapshot.md lists for a sweep; each is counted at its cheapest:
 - Graph lists page at most 999 objects (`$top=999`), and every list needs at least one request, even an
   empty one. Small reads (one resource's appRoles, one integration's owners, grants or assignments, one
   `in (...)` look-up of at most 15 addresses) ride in `$batch` requests of at most 20.

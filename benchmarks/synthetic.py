@@ -17,8 +17,7 @@ MAILBOX_DATA = ("Mail.Read", "Mail.ReadWrite", "Mail.Send", "Calendars.Read", "C
                 "MailboxSettings.Read", "Mail.ReadBasic.All")
 TAKEOVER = ("Application.ReadWrite.All", "AppRoleAssignment.ReadWrite.All", "RoleManagement.ReadWrite.Directory",
             "Directory.ReadWrite.All", "User.ReadWrite.All", "Group.ReadWrite.All")
-AUDITOR_ROLES = ((GRAPH, "Application.Read.All"), (GRAPH, "GroupMember.Read.All"), (GRAPH, "User.Read.All"),
-                 (EXO, "Exchange.ManageAsApp"))
+AUDITOR_ROLES = ((GRAPH, "Directory.Read.All"), (EXO, "Exchange.ManageAsApp"))  # the README's set
 DELEGATED = ("User.Read", "openid profile User.Read", "Mail.Read User.Read", "Files.Read.All offline_access")
 SECRET = "bench-only-auditor-secret-5b2f"
 JUMP_PASSWORD = "bench-only-jump-password-91c3"

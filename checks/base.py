@@ -1,4 +1,4 @@
-"""What a check is: a small pure function with its metadata beside it (STYLE.md, convention 2)."""
+"""What a check is: a small pure function with its metadata beside it (docs/architecture.md)."""
 
 from __future__ import annotations
 

@@ -63,10 +63,10 @@ class Context(Indexed):
     def _require_queried(self, name: str, key: str, what: str) -> Section:
         sec = self.section(name)
         queried, errors = self._lowered(sec)
+        if key.lower() in errors:  # a failed item is not in `queried` either; its reason is what the user needs
+            raise SectionUnavailable(name, f"{what}: {errors[key.lower()]}")
         if queried is not None and key.lower() not in queried:
             raise SectionUnavailable(name, f"{what} was not collected")
-        if key.lower() in errors:
-            raise SectionUnavailable(name, f"{what}: {errors[key.lower()]}")
         return sec
 
     # -- Graph ----------------------------------------------------------------------------------

@@ -49,7 +49,7 @@ def expiry_verdict(app_id: str, credentials: tuple[Credential, ...], now: dateti
     id="CRED-001",
     title="The app has at least one unexpired credential",
     severity=Severity.HIGH,
-    needs=("graph.applications",),
+    needs=("graph.applications", "graph.servicePrincipals"),
     rationale="With no valid secret or certificate the integration cannot sign in: queues stop being read.",
     remediation="Add a certificate (preferred) or a client secret under App registrations > Certificates & "
                 "secrets, and deploy it to the service.",
@@ -72,7 +72,7 @@ def has_valid_credential(ctx: Context, integration: Integration) -> Iterator[Res
     id="CRED-002",
     title="The app's credentials do not run out within the warning window",
     severity=Severity.MEDIUM,
-    needs=("graph.applications",),
+    needs=("graph.applications", "graph.servicePrincipals"),
     rationale="When the last valid secret or certificate expires, the integration stops reading mail.",
     remediation="Add a new certificate (or secret) under Certificates & secrets, deploy it, then remove the old one.",
     references=(refs.ADD_CREDENTIALS,),
@@ -87,7 +87,7 @@ def credentials_not_expiring(ctx: Context, integration: Integration) -> Iterator
     id="CRED-003",
     title="No expired credentials linger on the registration",
     severity=Severity.LOW,
-    needs=("graph.applications",),
+    needs=("graph.applications", "graph.servicePrincipals"),
     rationale="Expired credentials are clutter that hides which credential is live, and a sign that rotation "
               "is done by hand.",
     remediation="Remove the expired credential: Remove-MgApplicationPassword / Remove-MgApplicationKey, or "
@@ -108,7 +108,7 @@ def no_expired_credentials(ctx: Context, integration: Integration) -> Iterator[R
     id="CRED-004",
     title="Client secrets live no longer than the policy allows",
     severity=Severity.MEDIUM,
-    needs=("graph.applications",),
+    needs=("graph.applications", "graph.servicePrincipals"),
     rationale="A long-lived secret that leaks stays usable for years; short lifetimes force rotation.",
     remediation="Replace the secret with one of at most max_secret_lifetime_days (or a certificate), then "
                 "remove the long-lived one.",
@@ -135,7 +135,7 @@ def secret_lifetime(ctx: Context, integration: Integration) -> Iterator[Result]:
     id="CRED-005",
     title="The app authenticates with a certificate, not a client secret",
     severity=Severity.LOW,
-    needs=("graph.applications",),
+    needs=("graph.applications", "graph.servicePrincipals"),
     rationale="A secret is a password that can be copied from a config file; a certificate's private key can "
               "stay in a key store.",
     remediation="Upload a certificate under Certificates & secrets, switch the service to it, then remove the "
@@ -160,7 +160,7 @@ def certificate_not_secret(ctx: Context, integration: Integration) -> Iterator[R
     id="CRED-006",
     title="The service principal carries no credentials of its own",
     severity=Severity.HIGH,
-    needs=("graph.servicePrincipals",),
+    needs=("graph.applications", "graph.servicePrincipals"),
     rationale="Credentials added to the service principal (not the registration) do not show on the app "
               "registration page: a classic persistence trick after a compromise.",
     remediation="Remove them: Remove-MgServicePrincipalPassword / Remove-MgServicePrincipalKey, then rotate "

@@ -33,7 +33,7 @@ def scope_group(ctx: Context, integration: Integration) -> tuple[Group | None, R
     id="GRP-001",
     title="The scope group exists and is a mail-enabled security group",
     severity=Severity.CRITICAL,
-    needs=("exchange.groups",),
+    needs=("exchange.recipients", "exchange.groups"),
     rationale="An access policy can only be scoped to a security principal; a distribution group or a deleted "
               "group leaves the policy invalid and the app unrestricted.",
     remediation="New-DistributionGroup -Name <name> -Type Security -PrimarySmtpAddress <address>, add the queue "

@@ -1,4 +1,4 @@
-"""Permission names and classes (DESIGN.md section 5), resolved through the resources' appRoles in the snapshot.
+"""Permission names and classes (docs/baseline.md), resolved through the resources' appRoles in the snapshot.
 
 A bare name (`Mail.ReadWrite`) is a Microsoft Graph application permission; any other resource is written
 `Resource:Value`, Resource being the resource's displayName or appId. Role GUIDs are never hard-coded here:

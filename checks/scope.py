@@ -30,8 +30,8 @@ def _policy_evidence(policy: AccessPolicy) -> dict[str, object]:
     id="SCOPE-001",
     title="The app's mailbox access is restricted",
     severity=Severity.CRITICAL,
-    needs=("graph.appRoleAssignments", "graph.resources", "exchange.applicationAccessPolicies",
-           "exchange.roleAssignments", "exchange.servicePrincipals"),
+    needs=("graph.resources", "graph.applications", "graph.servicePrincipals", "graph.appRoleAssignments",
+           "exchange.applicationAccessPolicies", "exchange.servicePrincipals", "exchange.roleAssignments"),
     rationale="Mail.ReadWrite granted in Entra reaches every mailbox in the tenant until an Application Access "
               "Policy (RestrictAccess) or a scoped RBAC for Applications assignment narrows it.",
     remediation="New-ApplicationAccessPolicy -AppId <app> -PolicyScopeGroupId <scope group> -AccessRight "
@@ -53,7 +53,8 @@ def access_restricted(ctx: Context, integration: Integration) -> Iterator[Result
     id="SCOPE-002",
     title="The access policy targets the scope group and is valid",
     severity=Severity.HIGH,
-    needs=("exchange.applicationAccessPolicies", "exchange.groups", "exchange.recipients"),
+    needs=("graph.applications", "graph.servicePrincipals", "exchange.applicationAccessPolicies",
+           "exchange.recipients", "exchange.groups"),
     rationale="A policy scoped to the wrong group opens other mailboxes; an invalid one (its group deleted or "
               "not a security principal) restricts nothing at all.",
     remediation="Remove-ApplicationAccessPolicy -Identity <policy>; New-ApplicationAccessPolicy -AppId <app> "
@@ -102,7 +103,7 @@ def _targets(policy: AccessPolicy, group: Group | None, address: str) -> bool:
     id="SCOPE-003",
     title="The app's access policy is unambiguous",
     severity=Severity.MEDIUM,
-    needs=("exchange.applicationAccessPolicies",),
+    needs=("graph.applications", "graph.servicePrincipals", "exchange.applicationAccessPolicies"),
     rationale="Several policies, a DenyAccess, or a wildcard RestrictAccess make the effective scope hard to "
               "reason about: a wildcard widens every app's scope by its group.",
     remediation="Keep exactly one RestrictAccess policy per app (policy model) or none (rbac model); remove "
@@ -172,7 +173,9 @@ def queues_reachable(ctx: Context, integration: Integration) -> Iterator[Result]
     id="SCOPE-005",
     title="Effective access is denied outside the scope group",
     severity=Severity.CRITICAL,
-    needs=("canaries", "exchange.accessTests", "exchange.authorizationTests", "graph.appRoleAssignments"),
+    needs=("graph.resources", "graph.servicePrincipals", "graph.appRoleAssignments", "exchange.mailboxes",
+           "exchange.accessTests", "exchange.servicePrincipals", "exchange.roleAssignments",
+           "exchange.authorizationTests", "canaries"),
     rationale="The real question: can the app read a mailbox it should not? Canaries (explicit ones such as "
               "the CEO's, plus a deterministic sample of the tenant) answer it with Exchange's own tests.",
     remediation="Restrict the app (see SCOPE-001); remove the canary from the scope group or management scope.",
@@ -221,7 +224,7 @@ def canaries_unreachable(ctx: Context, integration: Integration) -> Iterator[Res
     id="SCOPE-006",
     title="RBAC for Applications assignments of the app are scoped",
     severity=Severity.HIGH,
-    needs=("exchange.servicePrincipals", "exchange.roleAssignments"),
+    needs=("graph.applications", "graph.servicePrincipals", "exchange.servicePrincipals", "exchange.roleAssignments"),
     rationale="An RBAC assignment with no scope covers every mailbox, and a role outside the baseline is a "
               "permission nobody approved.",
     remediation="Remove-ManagementRoleAssignment <name>; New-ManagementRoleAssignment -App <sp> -Role "

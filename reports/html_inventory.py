@@ -62,7 +62,16 @@ class PermissionRow:
     requested: bool | None
     granted: bool | None
     note: str
-    problem: bool
+    verdicts: tuple[FindingLink, ...]
+    """The PERM-001, PERM-002 and CONSENT-001 findings that name this permission (or could not judge it)."""
+
+    @property
+    def problem(self) -> bool:
+        return any(v.status in (Status.FAIL, Status.ERROR) for v in self.verdicts)
+
+    @property
+    def waived(self) -> bool:
+        return not self.problem and any(v.status is Status.WAIVED for v in self.verdicts)
 
 
 @dataclass(frozen=True)
@@ -72,7 +81,46 @@ class Permissions:
     granted_unavailable: Unavailable | None
 
 
-def permissions_view(data: Any, access_model: str, rbac_roles: list[str]) -> Permissions | Unavailable:
+PermissionFindings = Mapping[str, tuple[FindingLink, Mapping[str, Any]]]
+"""check id -> (link to the integration's PERM-001, PERM-002 or CONSENT-001 finding, that finding's evidence)."""
+PERMISSION_CHECKS = ("PERM-001", "PERM-002", "CONSENT-001")
+
+
+def _named(evidence: Mapping[str, Any], key: str) -> set[str]:
+    """The permissions a finding's evidence lists under `key` (a list, or a mapping keyed by permission)."""
+    value = evidence.get(key)
+    return {str(v) for v in value} if isinstance(value, list | tuple | Mapping) else set()
+
+
+def _judged(name: str, in_baseline: bool, access_model: str,
+            judged: PermissionFindings) -> tuple[list[str], list[FindingLink]]:
+    """What the findings say about one permission: their words for it, and links to them."""
+    rbac = access_model == "rbac"
+    covering = [("PERM-002", "extra", "held through Entra; rbac takes mailbox access from Exchange role assignments"
+                 if rbac and in_baseline else "beyond the baseline")]
+    if in_baseline:
+        covering += [("PERM-001", "missing", "not requested"),
+                     ("CONSENT-001", "missing", "no RBAC role assignment grants it" if rbac else "no admin consent")]
+    notes, links, unjudged, passed = [], [], [], False
+    for check_id, key, words in covering:
+        if check_id not in judged:
+            continue
+        link, evidence = judged[check_id]
+        if name in _named(evidence, key):
+            notes.append(words)
+            links.append(link)
+        elif link.status in (Status.ERROR, Status.SKIP):
+            unjudged.append(link)
+        else:
+            passed = passed or link.status is Status.PASS
+    links += [v for v in unjudged if v.status is Status.ERROR or not (notes or passed)]
+    if not notes and links:
+        notes.append("not judged")
+    return notes, links
+
+
+def permissions_view(data: Any, access_model: str, judged: PermissionFindings) -> Permissions | Unavailable:
+    """Rows of baseline, requested and granted permissions; whether a row is a problem is the findings' call."""
     if gone := _unavailable(data):
         return gone
     data = data if isinstance(data, Mapping) else {}
@@ -82,21 +130,26 @@ def permissions_view(data: Any, access_model: str, rbac_roles: list[str]) -> Per
     names = list(dict.fromkeys([*baseline, *extra, *_strings(data.get("requested")), *_strings(data.get("granted"))]))
     rows = []
     for name in names:
-        allowed = name in baseline or name in extra
         req = None if requested_gone else name in requested
         grant = None if granted_gone else name in granted
-        if not allowed:
-            note, problem = "beyond the baseline", True
-        elif access_model == "rbac" and name in baseline:
-            via = f"Application {name}" in rbac_roles
-            note, problem = ("granted through RBAC for Applications" if via else "no RBAC role assignment grants it",
-                             not via)
-        elif name in baseline and (req is False or grant is False):
-            note, problem = ("not requested" if req is False else "no admin consent"), True
-        else:
-            note, problem = "as intended" if (req or grant) else "allowed, not used", False
-        rows.append(PermissionRow(name, name in baseline, name in extra, req, grant, note, problem))
+        notes, links = _judged(name, name in baseline, access_model, judged)
+        if not notes:
+            used = req or grant or (access_model == "rbac" and name in baseline)
+            notes = ["as intended" if used else "allowed, not used"]
+        rows.append(PermissionRow(name, name in baseline, name in extra, req, grant, "; ".join(notes), tuple(links)))
     return Permissions(tuple(rows), requested_gone, granted_gone)
+
+
+def permission_findings(findings: Iterable[tuple[int, Finding]], app_id: str,
+                        index: FindingIndex) -> dict[str, tuple[FindingLink, Mapping[str, Any]]]:
+    """The integration's app-level PERM-001, PERM-002 and CONSENT-001 findings, linked as the index links them."""
+    out: dict[str, tuple[FindingLink, Mapping[str, Any]]] = {}
+    for _, f in findings:
+        if f.check_id in PERMISSION_CHECKS and f.resource == app_id:
+            link = _verdict(index, f.check_id, f.integration, f.resource)
+            if link is not None:
+                out[f.check_id] = (link, f.evidence)
+    return out
 
 
 @dataclass(frozen=True)
@@ -220,6 +273,8 @@ class Assignment:
     role: str
     scope: str
     organisation_wide: bool
+    verdict: FindingLink | None = None
+    """The SCOPE-006 finding on this assignment (resource `appId/name`)."""
 
 
 @dataclass(frozen=True)
@@ -272,7 +327,8 @@ def _policies(data: Any) -> tuple[Policy, ...] | Unavailable:
     return tuple(out)
 
 
-def _assignments(data: Any) -> tuple[Assignment, ...] | Unavailable:
+def _assignments(data: Any, name: str = "", app_id: str = "",
+                 index: FindingIndex | None = None) -> tuple[Assignment, ...] | Unavailable:
     if gone := _unavailable(data):
         return gone
     out = []
@@ -284,8 +340,9 @@ def _assignments(data: Any) -> tuple[Assignment, ...] | Unavailable:
                 scope = f"members of {a['RecipientGroupScope']}"
             else:
                 scope = "whole organisation" if a.get("organisation_wide") else "administrative unit"
+            verdict = _verdict(index, "SCOPE-006", name, f"{app_id}/{a.get('Name')}") if index else None
             out.append(Assignment(str(a.get("Name") or ""), str(a.get("Role") or ""), scope,
-                                  bool(a.get("organisation_wide"))))
+                                  bool(a.get("organisation_wide")), verdict))
     return tuple(out)
 
 
@@ -330,20 +387,21 @@ def integration_views(data: Any, findings: tuple[Finding, ...], index: FindingIn
         counts = Counter(f.status for _, f in mine)
         act = sorted((p for p in mine if p[1].status in (Status.ERROR, Status.FAIL, Status.WAIVED)),
                      key=lambda p: (p[1].status.rank, p[1].severity.rank, p[0]))
-        assignments = _assignments(item.get("rbac_assignments"))
-        roles = [a.role for a in assignments] if isinstance(assignments, tuple) else []
+        app_id = str(item.get("app_id") or "")
+        assignments = _assignments(item.get("rbac_assignments"), name, app_id, index)
         tests = item.get("access_tests")
         queues = [str(t.get("mailbox") or "").lower() for t in (tests if isinstance(tests, list) else [])
                   if isinstance(t, Mapping) and t.get("role") == "queue"]
         access_model = str(item.get("access_model") or "")
         views.append(IntegrationView(
-            anchor=f"integration-{n + 1}", name=name, app_id=str(item.get("app_id") or ""),
+            anchor=f"integration-{n + 1}", name=name, app_id=app_id,
             display_name=str(item.get("display_name") or ""), access_model=access_model,
             counts=tuple((s, counts[s]) for s in sorted(Status, key=lambda s: s.rank) if counts[s]),
             attention=tuple(Attention(f.check_id, f.status, f.severity.value, f.resource, f.message, f"f-{i}")
                             for i, f in act[:ATTENTION_LIMIT]),
             attention_more=max(len(act) - ATTENTION_LIMIT, 0),
-            permissions=permissions_view(item.get("permissions"), access_model, roles),
+            permissions=permissions_view(item.get("permissions"), access_model,
+                                         permission_findings(mine, app_id, index)),
             credentials=credentials_view(item.get("credentials"), item.get("service_principal_credentials"),
                                          now, window),
             scope_group=group_view(item.get("scope_group"), name, queues, index),

@@ -90,8 +90,8 @@ def build() -> dict[str, Any]:
     users += [user("hr-queue", enabled=False), user("room-a", enabled=False),
               user("partner_fabrikam.com#EXT#@contoso.onmicrosoft.com", user_type="Guest", display="Partner")]
 
-    auditor_roles = [(GRAPH, "Application.Read.All"), (GRAPH, "GroupMember.Read.All"), (GRAPH, "User.Read.All"),
-                     (EXO, "Exchange.ManageAsApp")]
+    # The README's permission set, and nothing more: Directory.Read.All covers every Graph read the collector makes.
+    auditor_roles = [(GRAPH, "Directory.Read.All"), (EXO, "Exchange.ManageAsApp")]
     cc_roles = [(GRAPH, "Mail.ReadWrite"), (GRAPH, "Mail.Send")]
     owner_id, guest_id = oid("user", "owner@contoso.com"), users[-1]["id"]
     applications = [

@@ -96,3 +96,27 @@ def test_missing_and_unreadable_files(tmp_path: Path):
     good = tmp_path / "good.toml"
     good.write_text(GOOD)
     assert len(load_baseline(good).sha256) == 64
+
+
+def test_each_closed_choice_is_one_enum_read_by_the_toml_reader_and_offered_by_the_cli(tmp_path, capsys):
+    """The baseline's [exchange] transport and `demo --exchange-transport` take the same values, from one enum:
+    a value the baseline accepts is never refused on the command line (`none` used to be)."""
+    import json
+
+    from auditor.cli import main
+    from auditor.models.baseline import AccessModel, ExchangeAuth, ExchangeConnect, ExchangeTransport
+
+    for transport in ExchangeTransport:
+        assert parse_baseline(f'[exchange]\ntransport = "{transport}"\n').exchange.transport is transport
+    b = parse_baseline('[exchange]\nauth = "basic"\nconnect = "direct"\n' + GOOD)
+    assert (b.exchange.auth, b.exchange.connect) == (ExchangeAuth.BASIC, ExchangeConnect.DIRECT)
+    assert b.integrations[0].access_model is AccessModel.POLICY
+    with pytest.raises(ConfigError, match=r"exchange\.transport: 'winrm' is not one of psrp, rest, none"):
+        parse_baseline('[exchange]\ntransport = "winrm"\n', origin="b.toml")
+    with pytest.raises(SystemExit) as exc:
+        main(["demo", "--exchange-transport", "none", "--out", str(tmp_path), "--quiet", "--format", "json"])
+    # A run, not a usage error (old: exit 2). Not 0: the demo's Graph-side drift FAILs, and SCOPE-005 says ERROR
+    # on the canaries section that transport "none" leaves unread (reported separately).
+    assert exc.value.code in (1, 3), capsys.readouterr().err
+    snapshot = json.loads((tmp_path / "snapshot.json").read_text())
+    assert snapshot["collection"]["exchange_transport"] == "none"

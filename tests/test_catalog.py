@@ -1,4 +1,4 @@
-"""The catalog matches DESIGN.md section 5 and every check carries its metadata."""
+"""The catalog is the published one (ids, titles, severities, order) and every check carries its metadata."""
 
 import importlib
 import json
@@ -12,7 +12,7 @@ from auditor.checks.base import CheckSpec
 from auditor.models.findings import Severity
 from auditor.models.snapshot import SECTION_NAMES
 
-# DESIGN.md section 5, copied verbatim (tests never read files outside the repository).
+# The published catalog: changing a line here changes the product's contract (docs/checks.md, reports, waivers).
 DESIGN_CATALOG = {
     "APP-001": ("The app registration and its service principal exist and are enabled", "critical"),
     "PERM-001": ("Every baseline permission is requested by the registration", "medium"),

@@ -54,7 +54,7 @@ def _members(doc: dict, group_address: str, seen: set[str] | None = None) -> set
 
 
 def _expected(doc: dict, app_id: str, mailbox: str) -> str:
-    """DESIGN.md section 5: DenyAccess denies; else RestrictAccess grants; else any RestrictAccess denies."""
+    """docs/microsoft-facts.md: DenyAccess denies; else RestrictAccess grants; else any RestrictAccess denies."""
     groups = {g["PrimarySmtpAddress"].lower(): g for g in doc["exchange"]["distributionGroups"]}
     valid = [p for p in doc["exchange"]["applicationAccessPolicies"]
              if p["PolicyScopeGroupId"].lower() in groups

@@ -1,8 +1,8 @@
 """The read-only allowlist: every cmdlet the auditor may ever send to Exchange, named in this one place.
 
 Everything that reaches a shell goes through `ensure_allowed` before a single byte leaves the process, so a
-`Set-`, `New-`, `Remove-` or `Add-` cmdlet, a script, or an unknown name can never be sent (DESIGN.md
-section 8, "Read-only by construction"). Parameter names are checked too: they must be plain identifiers.
+`Set-`, `New-`, `Remove-` or `Add-` cmdlet, a script, or an unknown name can never be sent (docs/architecture.md,
+"The Exchange transport seam"). Parameter names are checked too: they must be plain identifiers.
 """
 
 from __future__ import annotations

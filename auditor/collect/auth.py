@@ -7,7 +7,6 @@ never from the command line or the baseline.
 from __future__ import annotations
 
 import os
-import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,11 +15,12 @@ from typing import Any
 import msal
 import requests
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 
+from auditor.collect.tls import tls_failure
 from auditor.errors import CollectionError, ConfigError
 from auditor.models.baseline import AuthConfig
-from auditor.redact import register
+from auditor.redact import redact, register
 
 SECRET_VARIABLES = ("AUDITOR_CLIENT_SECRET", "AZURE_CLIENT_SECRET")
 
@@ -51,9 +51,9 @@ class Credentials:
         if self.secret is not None:
             return self.secret
         assert self.private_key_pem and self.certificate_pem
-        cert = x509.load_pem_x509_certificate(self.certificate_pem.encode())
-        # msal signs RS256 with an x5t header: the certificate's SHA-1 thumbprint.
-        credential = {"private_key": self.private_key_pem, "thumbprint": cert.fingerprint(hashes.SHA1()).hex().upper()}
+        # The key and its certificate, no thumbprint: msal (1.35.0 and later) then signs PS256 with an x5t#S256
+        # header. The {private_key, thumbprint} form is SHA-1 and deprecated in msal (docs/microsoft-facts.md).
+        credential = {"private_key": self.private_key_pem, "public_certificate": self.certificate_pem}
         if self.key_passphrase:
             credential["passphrase"] = self.key_passphrase
         return credential
@@ -119,8 +119,7 @@ class TokenSource:
             raise CollectionError(f"sign-in failed: {authority} is not a tenant the authority knows "
                                   f"({_clean(str(exc), credentials)})") from None
         except requests.exceptions.SSLError as exc:
-            raise CollectionError(f"sign-in failed: TLS verification of {authority} failed{tls_reason(exc)} "
-                                  "(set [auth] ca_bundle if a proxy inspects TLS)") from None
+            raise CollectionError(f"sign-in failed: {tls_failure(authority, exc)}") from None
         except requests.exceptions.RequestException as exc:
             raise CollectionError(f"sign-in failed: cannot reach {authority}: {_clean(str(exc), credentials)}") \
                 from None
@@ -130,8 +129,7 @@ class TokenSource:
             try:
                 result = self.app.acquire_token_for_client(scopes=[scope])
             except requests.exceptions.SSLError as exc:
-                raise CollectionError(f"sign-in failed: TLS verification of the token endpoint failed"
-                                      f"{tls_reason(exc)} (set [auth] ca_bundle if a proxy inspects TLS)") from None
+                raise CollectionError(f"sign-in failed: {tls_failure('the token endpoint', exc)}") from None
             except requests.exceptions.RequestException as exc:
                 raise CollectionError(f"sign-in failed: cannot reach the token endpoint: "
                                       f"{_clean(str(exc), self.credentials)}") from None
@@ -146,16 +144,5 @@ class TokenSource:
         raise CollectionError(f"sign-in as {self.credentials.client_id} for {scope} failed: {detail} ({code})")
 
 
-def tls_reason(exc: BaseException) -> str:
-    """": Hostname mismatch, ..." from the SSLError that requests wraps several times, else ""."""
-    match = _VERIFY_FAILED.search(str(exc))
-    return f": {match.group(1).strip()}" if match else ""
-
-
-_VERIFY_FAILED = re.compile(r"certificate verify failed: (.{1,200}?)\.?\s*\(_ssl")
-
-
 def _clean(text: str, credentials: Credentials) -> str:
-    for secret in credentials.secrets():
-        text = text.replace(secret, "[redacted]")
-    return " ".join(text.split())[:300]
+    return " ".join(redact(text, credentials.secrets()).split())[:300]

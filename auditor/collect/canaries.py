@@ -1,7 +1,7 @@
 """Canary sampling for SCOPE-005: which mailboxes outside an integration's scope to probe (pure, no I/O).
 
 Explicit canaries come from the baseline. Sampled ones come from the tenant's mailbox pool, as `Get-Mailbox
--ResultSize Unlimited` lists it, kept to user, shared, room and equipment mailboxes (DESIGN.md section 5).
+-ResultSize Unlimited` lists it, kept to user, shared, room and equipment mailboxes (docs/snapshot.md).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The Exchange collector: which read-only cmdlets, batched how, into which snapshot sections (DESIGN.md 3, 5, 8).
+"""The Exchange collector: which read-only cmdlets, batched how, into which snapshot sections (docs/snapshot.md).
 
 It never judges. Each section names its cmdlet(s) and is `ok` or `error` (one line, the cmdlet's message); a
 failed read marks its own section and collection goes on. Look-up sections list what was asked (`queried`):

@@ -38,6 +38,28 @@ def without_annotations(obj: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in obj.items() if not k.startswith("@odata.") or k == "@odata.type"}
 
 
+# Who may read each owner type in full (Microsoft's "get" tables); without it Graph lists the owner with only
+# `id` and `@odata.type`, every other property null (docs/microsoft-facts.md, Microsoft Graph).
+OWNER_TYPE_PERMISSION = {"#microsoft.graph.user": "User.Read.All",
+                         "#microsoft.graph.servicePrincipal": "Application.Read.All"}
+_IDENTIFYING = {"#microsoft.graph.user": "userPrincipalName", "#microsoft.graph.servicePrincipal": "appId"}
+
+
+def is_limited(owner: dict[str, Any]) -> bool:
+    """An owner Graph listed with limited information: its always-present identifying property is null."""
+    prop = _IDENTIFYING.get(str(owner.get("@odata.type")))
+    return prop is not None and owner.get(prop) is None
+
+
+def limited_owners_reason(hidden: list[dict[str, Any]]) -> str:
+    types = sorted({str(o.get("@odata.type")) for o in hidden})
+    needed = " and ".join(OWNER_TYPE_PERMISSION[t] for t in types)
+    kinds = " and ".join(t.rsplit(".", 1)[-1] for t in types)
+    return (f"{len(hidden)} owner(s) came back with limited information (id and @odata.type only): the auditor's "
+            f"app may not read {kinds} objects; it needs the Graph application permission {needed} "
+            "(or Directory.Read.All, which covers every read the auditor makes)")
+
+
 def chunks(items: list[str], size: int) -> list[list[str]]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
@@ -110,7 +132,12 @@ class GraphCollector:
             if isinstance(result, GraphRequestError):
                 item_errors[f"owners:{ours[oid]['appId'].lower()}"] = str(result)
             else:
-                ours[oid]["owners"] = self._rest(result)
+                owners = self._rest(result)
+                hidden = [o for o in owners if is_limited(o)]
+                if hidden:
+                    item_errors[f"owners:{ours[oid]['appId'].lower()}"] = limited_owners_reason(hidden)
+                else:
+                    ours[oid]["owners"] = owners
         source = "graph:GET /applications" + ("" if self.sweep else "?$filter=appId in (...)")
         return source + " + /applications/{id}/owners", data, queried, item_errors
 

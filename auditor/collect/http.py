@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import re
 import threading
 import time
 from collections import Counter
@@ -19,6 +20,7 @@ from typing import Any
 
 import requests
 
+from auditor.collect.tls import tls_failure
 from auditor.errors import ConfigError
 
 log = logging.getLogger("auditor.graph")
@@ -95,7 +97,7 @@ class GraphClient:
                     method, url, json=json_body, timeout=self.timeout_s,
                     headers={"Authorization": f"Bearer {self.token()}", "Accept": "application/json"})
             except requests.exceptions.SSLError as exc:
-                raise GraphRequestError(f"{what}: TLS verification failed: {_first_line(exc)}") from None
+                raise GraphRequestError(f"{what}: {tls_failure(self.base.removesuffix('/v1.0'), exc)}") from None
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
                 if attempt == self.retry.max_attempts:
                     raise GraphRequestError(f"{what}: connection failed: {_first_line(exc)}") from None
@@ -146,7 +148,7 @@ class GraphClient:
                 chunk = keys[start:start + BATCH_LIMIT]
                 ids = {str(i): key for i, key in enumerate(chunk)}
                 body = {"requests": [{"id": i, "method": "GET", "url": pending[k]} for i, k in ids.items()]}
-                doc = _json_or_raise(self._send("POST", self.base + "/$batch", "POST /$batch", body), what)
+                doc = _batch_envelope(self._send("POST", self.base + "/$batch", "POST /$batch", body), what)
                 for item in doc.get("responses", []):
                     key = ids.get(str(item.get("id")))
                     if key is None:
@@ -188,12 +190,53 @@ def _json_or_raise(response: requests.Response, what: str) -> dict[str, Any]:
     raise _error_from(response.status_code, body, what)
 
 
-# What the auditor's own app needs for each kind of read (least privilege first), for 403 messages.
-NEEDED_ROLES = (
-    ("/users", "User.Read.All (or Directory.Read.All)"),
-    ("/groups", "GroupMember.Read.All (or Directory.Read.All)"),
-    ("", "Application.Read.All (or Directory.Read.All)"),
-)
+def _batch_envelope(response: requests.Response, what: str) -> dict[str, Any]:
+    """The $batch answer. Graph may answer the envelope 424 when items inside were throttled; the items' own
+    statuses are the answer whenever the body lists them (docs/microsoft-facts.md, Microsoft Graph)."""
+    try:
+        body = response.json() if response.content else None
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("responses"), list):
+        return body
+    return _json_or_raise(response, what)
+
+
+# The least-privileged application permission in Microsoft's table for each read the collector makes
+# (docs/microsoft-facts.md, Microsoft Graph); Directory.Read.All is in every one of those tables.
+NEEDED_PERMISSION = {
+    "GET /servicePrincipals": "Application.Read.All",
+    "GET /servicePrincipals/{id}": "Application.Read.All",
+    "GET /servicePrincipals(appId=...)": "Application.Read.All",
+    "GET /servicePrincipals/{id}/appRoleAssignments": "Application.Read.All",
+    "GET /servicePrincipals/{id}/appRoleAssignedTo": "Application.Read.All",
+    "GET /applications": "Application.Read.All",
+    "GET /applications/{id}/owners": "Application.Read.All",
+    "GET /oauth2PermissionGrants": "Directory.Read.All",
+    "GET /users": "User.Read.All",
+}
+COVERS_EVERY_READ = "Directory.Read.All"
+_GUID = re.compile(r"/[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?=/|$)")
+
+
+def route_of(what: str) -> str:
+    """`GET /applications/{id}/owners` from a request label or a whole URL (paging follows whole URLs)."""
+    method, _, target = what.split(" (", 1)[0].partition(" ")
+    path = target.split("?", 1)[0]
+    if "://" in path:
+        path = "/" + path.split("://", 1)[1].split("/", 1)[-1]
+        path = path[len("/v1.0"):] if path.startswith("/v1.0/") else path
+    path = re.sub(r"\(appId='[^']*'\)", "(appId=...)", _GUID.sub("/{id}", path))
+    return f"{method} {path}"
+
+
+def permission_hint(what: str) -> str:
+    needed = NEEDED_PERMISSION.get(route_of(what), COVERS_EVERY_READ)
+    if needed == COVERS_EVERY_READ:
+        return (f"the auditor's app needs the Graph application permission {needed} for this read "
+                "(Microsoft lists no narrower read permission for it)")
+    return (f"the auditor's app needs the Graph application permission {needed} for this read, "
+            f"or {COVERS_EVERY_READ}, which covers every read the auditor makes")
 
 
 def _error_from(status: int, body: Any, what: str) -> GraphRequestError:
@@ -203,8 +246,7 @@ def _error_from(status: int, body: Any, what: str) -> GraphRequestError:
         message = str(body["error"].get("message") or "")
     text = f"{what}: HTTP {status}" + (f" {code}" if code else "") + (f": {message}" if message else "")
     if status == 403:
-        needed = next(role for prefix, role in NEEDED_ROLES if prefix in what)
-        text += f" (the auditor's app needs the Graph application permission {needed})"
+        text += f" ({permission_hint(what)})"
     elif status == 401:
         text += " (the access token was refused: check [auth] authority and graph_endpoint)"
     return GraphRequestError(_first_line(text), status, code)

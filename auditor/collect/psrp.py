@@ -4,13 +4,12 @@ Commands are built only with `add_cmdlet` / `add_parameter` / `add_statement`, n
 logs whole SOAP bodies at DEBUG (the `-AccessToken` rides in them), so its loggers and those of the libraries
 under it are forced to WARNING whenever this module works. Failures become one-line CollectionErrors naming
 the cause; transient ones are retried here, because urllib3 never retries a POST on a status code and
-pypsrp's `reconnection_retries` does not absorb 429/503 (DESIGN.md section 8).
+pypsrp's `reconnection_retries` does not absorb 429/503 (docs/microsoft-facts.md).
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import threading
 import time
@@ -29,8 +28,10 @@ from auditor.collect import shell as seam
 from auditor.collect.allowlist import ensure_allowed
 from auditor.collect.psrp_errors import connect_hint, describe_transport_error
 from auditor.collect.shell import CmdletErrorInfo, Command, Output, PipelineFailed, ShellPool, ShellStats
+from auditor.collect.tls import verification
 from auditor.errors import CollectionError, ConfigError
 from auditor.models.baseline import Baseline
+from auditor.redact import redact
 
 SHELL_NOT_FOUND = 2150858843  # WSMan fault for a runspace pool the server dropped
 _WSMAN_BUILD = threading.Lock()
@@ -59,11 +60,12 @@ class PsrpSettings:
     backoff_s: tuple[float, ...] = (0.5, 1.0, 2.0)  # waits before the 2nd, 3rd, 4th attempt of a pipeline
 
     @classmethod
-    def from_baseline(cls, baseline: Baseline, password: str, ca_path: str | None = None) -> PsrpSettings:
+    def from_baseline(cls, baseline: Baseline, password: str, ca_path: str | None = None,
+                      verify_tls: bool = True) -> PsrpSettings:
         ex = baseline.exchange
         return cls(server=ex.server, organization=baseline.tenant.domain, port=ex.port, path=ex.path, ssl=ex.ssl,
                    auth=ex.auth, encryption=ex.encryption, username=ex.username, password=password,
-                   cert_validation=ca_path or baseline.auth.ca_bundle or True,
+                   cert_validation=verification(ca_path or baseline.auth.ca_bundle, verify_tls),
                    operation_timeout_s=ex.operation_timeout_s, configuration_name=ex.configuration_name,
                    connect=ex.connect, pools=ex.pools)
 
@@ -246,13 +248,6 @@ def error_info(record: Any, statement_index: int | None) -> CmdletErrorInfo:
                            target=None if target is None else str(target), statement_index=statement_index)
 
 
-def redact(text: str, secrets: Sequence[str]) -> str:
-    """Remove secrets (the token, the password) from a message before it is raised."""
-    for secret in secrets:
-        text = text.replace(secret, "<redacted>") if len(secret) >= 4 else text
-    return text
-
-
 def _transient(exc: BaseException) -> bool:
     if isinstance(exc, PipelineFailed):
         return exc.error.transient
@@ -292,7 +287,4 @@ def open_psrp_pool(baseline: Baseline, password: str | None, exchange_token: Cal
                    ca_path: str | None = None, verify_tls: bool = True) -> PsrpShellPool:
     """The pool `auditor collect`/`demo` use: settings from [exchange] and [tenant], password from the env.
     `verify_tls` is False only with --insecure-skip-tls-verify."""
-    settings = PsrpSettings.from_baseline(baseline, password or "", ca_path)
-    if not verify_tls:
-        settings = dataclasses.replace(settings, cert_validation=verify_tls)
-    return PsrpShellPool.open(settings, exchange_token)
+    return PsrpShellPool.open(PsrpSettings.from_baseline(baseline, password or "", ca_path, verify_tls), exchange_token)

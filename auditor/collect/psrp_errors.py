@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 import requests
 from pypsrp.exceptions import AuthenticationError, WinRMTransportError, WSManFaultError
 
+from auditor.collect.tls import tls_failure
+
 if TYPE_CHECKING:
     from auditor.collect.psrp import PsrpSettings
 
@@ -19,9 +21,7 @@ def describe_transport_error(exc: BaseException, s: PsrpSettings) -> str:
         who = "the jump host" if s.connect == "jump-host" else "the Exchange endpoint"
         return f"{who} rejected the credentials for {s.username or '(no user)'} (HTTP 401) at {s.endpoint}"
     if isinstance(exc, requests.exceptions.SSLError):
-        parts = text.split("certificate verify failed:", 1)
-        detail = "certificate verify failed:" + parts[1].split("(_ssl")[0].split("')")[0] if len(parts) > 1 else text
-        return f"TLS verification of {host} failed: {detail.strip()}"
+        return tls_failure(host, exc)
     if isinstance(exc, requests.exceptions.Timeout):
         return f"{s.endpoint} did not answer in time ({type(exc).__name__})"
     if isinstance(exc, requests.exceptions.ConnectionError | ConnectionError):

@@ -2,7 +2,7 @@
 
 The ExchangeOnlineManagement module (V3) runs its cmdlets by posting `{"CmdletInput": {"CmdletName", "Parameters"}}`
 to `{rest_endpoint}/{tenantId}/InvokeCommand` with an app token for `https://outlook.office365.com/.default`.
-Microsoft documents none of it and supports none of it (reference/microsoft-facts.md B4.2): it can change or be
+Microsoft documents none of it and supports none of it (docs/microsoft-facts.md): it can change or be
 blocked at any time, which is why it is opt-in. What this module relies on, and why:
 
 - One request runs one cmdlet: there is no `add_statement` batching, so a look-up of N identities is N requests,
@@ -18,7 +18,6 @@ blocked at any time, which is why it is opt-in. What this module relies on, and 
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -31,10 +30,12 @@ import requests
 from auditor.collect import shell as seam
 from auditor.collect.allowlist import ensure_allowed
 from auditor.collect.http import RETRY_STATUSES, VerifyingSession, retry_after
-from auditor.collect.rest_errors import cmdlet_errors, connection_detail, describe_refusal, redact, tls_detail
+from auditor.collect.rest_errors import cmdlet_errors, connection_detail, describe_refusal
 from auditor.collect.shell import CmdletErrorInfo, Command, ItemResult, Output, PipelineFailed, ShellPool, ShellStats
+from auditor.collect.tls import tls_failure, verification
 from auditor.errors import CollectionError
 from auditor.models.baseline import Baseline
+from auditor.redact import redact
 
 # The arbitration mailbox the module names for app-only calls, so Exchange routes them to the tenant's forest.
 SYSTEM_MAILBOX = "SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}"
@@ -61,11 +62,11 @@ class RestSettings:
     backoff_s: tuple[float, ...] = (0.5, 1.0, 2.0)  # waits before re-running a transient cmdlet error
 
     @classmethod
-    def from_baseline(cls, baseline: Baseline) -> RestSettings:
+    def from_baseline(cls, baseline: Baseline, verify_tls: bool = True) -> RestSettings:
         ex = baseline.exchange
         return cls(endpoint=ex.rest_endpoint.rstrip("/"), tenant_id=baseline.tenant.id,
-                   verify=baseline.auth.ca_bundle or True, pools=ex.pools, connect_timeout_s=baseline.auth.timeout_s,
-                   operation_timeout_s=ex.operation_timeout_s)
+                   verify=verification(baseline.auth.ca_bundle, verify_tls), pools=ex.pools,
+                   connect_timeout_s=baseline.auth.timeout_s, operation_timeout_s=ex.operation_timeout_s)
 
     @property
     def url(self) -> str:
@@ -185,7 +186,7 @@ class RestClient:
                 response = self.session.post(url, json=body, headers=headers,
                                              timeout=(s.connect_timeout_s, s.operation_timeout_s + 15))
             except requests.exceptions.SSLError as exc:
-                raise CollectionError(f"TLS verification of {self.origin} failed: {tls_detail(exc)}") from None
+                raise CollectionError(tls_failure(self.origin, exc)) from None
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
                 if attempt == s.max_attempts:
                     raise CollectionError(f"{what}: cannot reach {self.origin}: {connection_detail(exc)}") from None
@@ -288,10 +289,7 @@ class RestShellPool(ShellPool):
 def open_rest_pool(baseline: Baseline, exchange_token: Callable[[], str], verify_tls: bool = True) -> RestShellPool:
     """The pool `auditor collect`/`audit`/`demo` use for `[exchange] transport = "rest"`.
     `verify_tls` is False only with --insecure-skip-tls-verify."""
-    settings = RestSettings.from_baseline(baseline)
-    if not verify_tls:
-        settings = dataclasses.replace(settings, verify=verify_tls)
-    return RestShellPool.open(settings, exchange_token)
+    return RestShellPool.open(RestSettings.from_baseline(baseline, verify_tls), exchange_token)
 
 
 def _parameters(parameters: Mapping[str, Any]) -> dict[str, Any]:

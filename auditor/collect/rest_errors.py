@@ -14,7 +14,6 @@ inner exception's message is the best one (CIPP's parser reads them in that orde
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,22 +78,6 @@ def describe_refusal(status: int, body: Any, url: str) -> str:
     return (f"the Exchange REST endpoint {url} refused the access token (HTTP {status}"
             + (f" {code}" if isinstance(code, str) and code else "") + ")"
             + (f": {message}" if message else "") + f" ({hint})")
-
-
-def redact(text: str, secrets: Sequence[str]) -> str:
-    """Remove the bearer tokens from a message before it is raised."""
-    for secret in secrets:
-        if len(secret) >= 4:
-            text = text.replace(secret, "<redacted>")
-    return text
-
-
-def tls_detail(exc: BaseException) -> str:
-    """Why TLS verification failed, without the SSL module's noise."""
-    text = " ".join(str(exc).split())
-    parts = text.split("certificate verify failed:", 1)
-    detail = "certificate verify failed:" + parts[1].split("(_ssl")[0].split("')")[0] if len(parts) > 1 else text
-    return detail.strip()[:200] + " (set [auth] ca_bundle if a proxy inspects TLS)"
 
 
 def connection_detail(exc: BaseException) -> str:

@@ -21,8 +21,9 @@ from auditor import __version__
 from auditor.collect.auth import Credentials, TokenSource, is_known_cloud
 from auditor.collect.graph import GraphCollector
 from auditor.collect.http import GraphClient, RetryPolicy, VerifyingSession
+from auditor.collect.tls import verification
 from auditor.errors import CollectionError
-from auditor.models.baseline import Baseline
+from auditor.models.baseline import Baseline, ExchangeTransport
 from auditor.models.snapshot import SCHEMA_VERSION, SECTION_NAMES, Section, SectionStatus, Snapshot
 
 log = logging.getLogger("auditor.collect")
@@ -63,8 +64,7 @@ def collect(baseline: Baseline, settings: CollectionSettings, exchange: Exchange
     Graph, then Exchange, as a one-thing-at-a-time collector would."""
     collected_at = datetime.now(UTC).replace(microsecond=0)
     auth = baseline.auth
-    # Verification stays on unless the user passed --insecure-skip-tls-verify (settings.verify_tls False).
-    session = VerifyingSession(verify=(auth.ca_bundle or True) if settings.verify_tls else settings.verify_tls)
+    session = VerifyingSession(verify=verification(auth.ca_bundle, settings.verify_tls))
     if not settings.verify_tls:
         warnings.simplefilter("ignore", InsecureRequestWarning)
     facts: dict[str, Any] = {"graph_endpoint": auth.graph_endpoint, "exchange_transport": baseline.exchange.transport}
@@ -87,7 +87,7 @@ def collect(baseline: Baseline, settings: CollectionSettings, exchange: Exchange
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="exchange") as background:
         if parallel:
             exchange_f = background.submit(_read_exchange, baseline, settings, exchange, tokens)
-        reads_exchange = exchange is not None and baseline.exchange.transport != "none"
+        reads_exchange = exchange is not None and baseline.exchange.transport is not ExchangeTransport.NONE
         settings.progress("reading Microsoft Graph" + (" and Exchange Online" if reads_exchange else ""))
         started = time.monotonic()
         client = GraphClient(session, auth.graph_endpoint, lambda: tokens.token(scope), auth.timeout_s,
@@ -111,7 +111,7 @@ def _read_exchange(baseline: Baseline, settings: CollectionSettings, exchange: E
                    tokens: TokenSource) -> tuple[dict[str, Section], dict[str, Any], str | None]:
     """The Exchange sections and run facts, and the line to show when done (None when not read)."""
     exchange_names = [n for n in SECTION_NAMES if n.startswith("exchange.")] + ["canaries"]
-    if baseline.exchange.transport == "none":
+    if baseline.exchange.transport is ExchangeTransport.NONE:
         reason = 'Exchange collection is switched off ([exchange] transport = "none")'
         return {n: Section(n, "exo", SectionStatus.NOT_COLLECTED, reason) for n in exchange_names}, {}, None
     if exchange is None:

@@ -8,7 +8,6 @@ callers batch only commands whose rows name their input.
 from __future__ import annotations
 
 import base64
-import logging
 import queue
 import re
 import threading
@@ -21,10 +20,10 @@ from typing import Any, Protocol, TypeVar
 
 from auditor.collect.allowlist import ensure_allowed, ensure_parameter_name
 from auditor.errors import CollectionError
+from auditor.redact import quiet_client_loggers
 
 T = TypeVar("T")
 R = TypeVar("R")
-TRANSPORT_LOGGERS = ("pypsrp", "psrpcore", "urllib3", "requests_credssp", "spnego")
 TRANSIENT_WORDS = ("busy", "throttl", "try again", "temporarily", "unavailable", "transientexception")
 GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
@@ -245,10 +244,7 @@ def _shape(message: str) -> str:
 def quiet_transport_logs() -> None:
     """Force the transport loggers to WARNING whatever `-v` says: at DEBUG pypsrp prints SOAP bodies carrying the
     `-AccessToken` (and psrpcore, under `auditor demo`'s in-process emulator, the decoded messages)."""
-    for name in TRANSPORT_LOGGERS:
-        logger = logging.getLogger(name)
-        if logger.level < logging.WARNING:
-            logger.setLevel(logging.WARNING)
+    quiet_client_loggers()
 
 
 # -- normalising at the boundary -------------------------------------------------------------------------

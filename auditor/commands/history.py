@@ -1,4 +1,5 @@
-"""`auditor history` and `auditor diff`, and the history options of `audit` and `demo`."""
+"""`auditor history` and `auditor diff`, and the history options of `audit` and `demo` (what a run does with
+the history is auditor/runs.py)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,9 @@ from typing import Annotated
 
 import typer
 
-from auditor.console import Console
-from auditor.errors import ConfigError, InputError
+from auditor.errors import InputError
 from auditor.history.store import HistoryStore
-from auditor.models.baseline import Baseline
-from auditor.models.findings import Drift, DriftEntry, Finding, FindingsDocument, RunRef, Severity, Status
-from auditor.models.snapshot import Snapshot
+from auditor.models.findings import Drift, DriftEntry, Finding, RunRef, Severity, Status, load_findings
 
 HistoryOption = Annotated[Path | None, typer.Option(
     "--history", help="The run history (a SQLite file). Default: history.path in the baseline, else "
@@ -29,47 +27,6 @@ FailOnNew = Annotated[bool, typer.Option(
 class ListFormat(StrEnum):
     table = "table"
     json = "json"
-
-
-def open_history(option: Path | None, no_history: bool, baseline: Baseline, fail_on_new: bool,
-                 on_by_default: bool = True) -> HistoryStore | None:
-    """The store a run compares with and records into, opened now so a bad path fails before collection.
-
-    `audit` keeps history by default; `demo` only when asked (--history or the baseline's [history] path), so
-    trying the demo never mixes its made-up tenant into a real history."""
-    from auditor.history.tracking import history_path
-
-    if no_history and option is not None:
-        raise ConfigError("--history and --no-history: choose one")
-    wanted = not no_history and (on_by_default or option is not None or bool(baseline.history.path))
-    if not wanted:
-        if fail_on_new:
-            raise ConfigError("--fail-on-new compares with the last run, so it needs history"
-                              + (" (drop --no-history)" if no_history else " (give --history PATH)"))
-        return None
-    store = HistoryStore(history_path(option, baseline))
-    store.ensure()
-    return store
-
-
-def finish_run(snapshot: Snapshot, base: Baseline, out: Path, report_formats: list[str], fail_on: Severity,
-               console: Console, store: HistoryStore | None, fail_on_new: bool, keep_snapshot: bool = False) -> int:
-    """Evaluate, write the reports, compare with and record into the history; the exit code (section 6)."""
-    from auditor.commands.live import _write_snapshot, snapshot_problems
-    from auditor.pipeline import evaluate_and_report
-
-    console.step("evaluating and writing reports")
-    _write_snapshot(snapshot, out / "snapshot.json")
-    result = evaluate_and_report(snapshot, base, out, report_formats, store, keep_snapshot, fail_on)
-    console.close()
-    for line in snapshot_problems(snapshot):
-        typer.echo(f"auditor: {line}", err=True)
-    for line in result.notes():
-        typer.echo(f"auditor: {line}", err=True)
-    if store is not None and result.run_id is None:
-        typer.echo("auditor: history: this run was not recorded (nothing was collected)", err=True)
-    typer.echo(result.summary_line())
-    return result.exit_code(fail_on, only_new=fail_on_new)
 
 
 def history_command(
@@ -110,7 +67,7 @@ def diff_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the differences as JSON.")] = Path(
         "diff.json"),
 ) -> int:
-    """What appeared, disappeared or changed status between two runs (the drift rules of DESIGN.md section 6)."""
+    """What appeared, disappeared or changed status between two runs (the drift rules of docs/scheduling.md)."""
     from auditor.history.drift import compare
     from auditor.reports.files import write_atomic
 
@@ -143,16 +100,9 @@ def _load(arg: str, store: HistoryStore | None) -> tuple[RunRef, tuple[Finding, 
                      run_id=run.id)
         return ref, store.findings(run.id)
     path = Path(arg)
-    try:
-        doc = FindingsDocument.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except FileNotFoundError:
-        raise InputError(f"{arg}: no such file, and not a history run id") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{arg}: cannot read: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{arg}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise InputError(f"{arg}: not a findings.json document ({type(exc).__name__}: {exc})") from None
+    if not path.exists():
+        raise InputError(f"{arg}: no such file, and not a history run id")
+    doc = load_findings(path)
     ref = RunRef(collected_at=doc.run.collected_at, tenant_id=doc.run.tenant_id, baseline_file=doc.run.baseline_file,
                  source=str(path))
     return ref, doc.findings

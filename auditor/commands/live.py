@@ -1,13 +1,18 @@
-"""Commands that reach a tenant: the real one (collect, audit) or the embedded emulator (demo, emulator)."""
+"""Commands that reach a tenant: the real one (collect, audit) or the embedded emulator (demo, emulator).
+
+They parse options and print; the run itself (settings, secrets, history, reports, exit code) is auditor/runs.py.
+"""
 
 from __future__ import annotations
 
-import os
+import signal
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
-from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -15,18 +20,22 @@ from auditor.commands.history import FailOnNew, HistoryOption, NoHistory
 from auditor.commands.options import BaselineFile, FailOn, Formats, Quiet, Verbose, formats
 from auditor.console import Console
 from auditor.errors import ConfigError
-from auditor.models.baseline import Baseline
+from auditor.models.baseline import ExchangeTransport, load_baseline
 from auditor.models.findings import Severity
-from auditor.models.snapshot import Snapshot
-from auditor.redact import register
+from auditor.runs import (
+    INSECURE_WARNING,
+    FinishedRun,
+    RunOptions,
+    collect_run,
+    finish_run,
+    live_settings,
+    open_history,
+    snapshot_problems,
+    write_snapshot,
+)
 
-
-class ExchangeTransport(StrEnum):
-    """The Exchange transports `auditor demo` can use against the emulator."""
-
-    PSRP = "psrp"
-    REST = "rest"
-
+if TYPE_CHECKING:
+    from auditor.emulator.server import EmulatorServer
 
 OutDir = Annotated[Path, typer.Option("--out", "-o", help="Directory for the snapshot and reports.")]
 Insecure = Annotated[bool, typer.Option(
@@ -36,7 +45,8 @@ Insecure = Annotated[bool, typer.Option(
 RealismOption = Annotated[str | None, typer.Option(
     "--realism", help="Which undocumented Exchange forms the emulator serves, e.g. "
     "mailboxId=mailbox_sid,noPolicies=error; overrides the tenant file's emulator.realism (docs/emulator.md).")]
-INSECURE_WARNING = "auditor: warning: TLS verification is disabled (--insecure-skip-tls-verify)"
+HistorySnapshot = Annotated[bool, typer.Option("--history-snapshot", help="Also store the raw snapshot in the "
+                                               "history (it holds no secrets, but is large).")]
 
 
 def collect_command(
@@ -47,9 +57,12 @@ def collect_command(
     insecure: Insecure = False,
 ) -> int:
     """Collect evidence from the tenant into a snapshot (no evaluation). Exit 3 when a section failed."""
+    base = load_baseline(baseline)
+    settings = live_settings(base, RunOptions(out=out.parent, verify_tls=not insecure))
+    _warn_if_insecure(insecure)
     with Console(quiet, verbose) as console:
-        _, snapshot = _collect_live(baseline, console, insecure)
-    _write_snapshot(snapshot, out)
+        snapshot = collect_run(base, settings, console)
+    write_snapshot(snapshot, out)
     problems = snapshot_problems(snapshot)
     for line in problems:
         typer.echo(f"auditor: {line}", err=True)
@@ -66,8 +79,7 @@ def audit_command(
     history: HistoryOption = None,
     no_history: NoHistory = False,
     fail_on_new: FailOnNew = False,
-    history_snapshot: Annotated[bool, typer.Option("--history-snapshot", help="Also store the raw snapshot in "
-                                                   "the history (it holds no secrets, but is large).")] = False,
+    history_snapshot: HistorySnapshot = False,
     portfolio: Annotated[Path | None, typer.Option(
         "--portfolio", help="Audit every tenant of a portfolio file (TOML) at once; see docs/scheduling.md.",
         show_default=False)] = None,
@@ -78,21 +90,21 @@ def audit_command(
     """Collect, evaluate and report against a live tenant. Settings come from the baseline; secrets from the
     environment (AUDITOR_CLIENT_SECRET or AZURE_CLIENT_SECRET, AUDITOR_PSRP_PASSWORD) or a certificate file.
     Each run is compared with the last one of the same tenant and baseline, and recorded (--no-history: not)."""
-    from auditor.commands.history import finish_run, open_history
-    from auditor.models.baseline import load_baseline
-
+    options = RunOptions(out=out, formats=formats(fmt), fail_on=fail_on, history=history, no_history=no_history,
+                         fail_on_new=fail_on_new, keep_snapshot=history_snapshot, verify_tls=not insecure)
     if portfolio is not None:
-        from auditor.portfolio import run_portfolio
-
         if baseline is not None:
             raise ConfigError("--baseline and --portfolio: choose one (the portfolio names each tenant's baseline)")
-        return run_portfolio(portfolio, out, formats(fmt), fail_on, history, no_history, fail_on_new, quiet, verbose)
+        return _audit_portfolio(portfolio, options, quiet, verbose)
     if baseline is None:
         raise ConfigError("--baseline FILE is required (or --portfolio FILE)")
-    store = open_history(history, no_history, load_baseline(baseline), fail_on_new)
+    base = load_baseline(baseline)
+    store = open_history(options, base)
+    settings = live_settings(base, options)
+    _warn_if_insecure(insecure)
     with Console(quiet, verbose) as console:
-        base, snapshot = _collect_live(baseline, console, insecure)
-        return finish_run(snapshot, base, out, formats(fmt), fail_on, console, store, fail_on_new, history_snapshot)
+        snapshot = collect_run(base, settings, console)
+        return _finished(finish_run(snapshot, base, out, options, store, console))
 
 
 def demo_command(
@@ -108,8 +120,8 @@ def demo_command(
     realism: RealismOption = None,
     exchange_transport: Annotated[ExchangeTransport | None, typer.Option(
         "--exchange-transport", help="How Exchange is reached: psrp (the default; a jump host over PowerShell "
-        "remoting) or rest (experimental: the module's undocumented InvokeCommand endpoint). Overrides the "
-        "baseline's [exchange] transport.", show_default=False)] = None,
+        "remoting), rest (experimental: the module's undocumented InvokeCommand endpoint) or none (not read). "
+        "Overrides the baseline's [exchange] transport.", show_default=False)] = None,
     history: HistoryOption = None,
     no_history: NoHistory = False,
     fail_on_new: FailOnNew = False,
@@ -118,60 +130,59 @@ def demo_command(
 ) -> int:
     """Run the full live audit against the embedded tenant emulator (HTTPS, msal, requests, pypsrp).
     History only when asked (--history PATH, or history.path in the baseline)."""
-    from auditor.collect.exchange_reader import read_exchange
-    from auditor.collect.run import collect
-    from auditor.commands.history import finish_run, open_history
     from auditor.demo import DEMO_BASELINE, DEMO_TENANT, emulator_baseline, emulator_settings, running_emulator
     from auditor.emulator.faults import FaultPlan
     from auditor.emulator.realism import Realism
-    from auditor.models.baseline import load_baseline
 
+    options = RunOptions(out=out, formats=formats(fmt), fail_on=fail_on, history=history, no_history=no_history,
+                         fail_on_new=fail_on_new)
     base = load_baseline(baseline or DEMO_BASELINE)
     if exchange_transport is not None:
-        base = replace(base, exchange=replace(base.exchange, transport=exchange_transport.value))
+        base = replace(base, exchange=replace(base.exchange, transport=exchange_transport))
     plan = FaultPlan.parse(faults) if faults else None
     Realism().with_spec(realism)  # a bad --realism fails here, before anything starts
-    store = open_history(history, no_history, base, fail_on_new, on_by_default=False)
+    store = open_history(options, base, on_by_default=False)
     with Console(quiet, verbose) as console:
         console.step("starting the tenant emulator")
         with running_emulator(tenant or DEMO_TENANT, plan, realism=realism) as server:
             aimed = emulator_baseline(base, server)
-            settings = emulator_settings(server)
-            register(*settings.credentials.secrets(), settings.psrp_password)
-            settings.progress, settings.done = console.step, console.done
-            snapshot = collect(aimed, settings, read_exchange)
-        return finish_run(snapshot, aimed, out, formats(fmt), fail_on, console, store, fail_on_new)
+            snapshot = collect_run(aimed, emulator_settings(server), console)
+        return _finished(finish_run(snapshot, aimed, out, options, store, console))
 
 
 def emulator_command(
     tenant: Annotated[Path | None, typer.Option("--tenant", "-t", help="Tenant file (default: the bundled demo "
                                                 "tenant).")] = None,
-    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (0: any free port).")] = 0,
+    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (0: any free port, or the one kept in "
+                                      "--state-dir).")] = 0,
     faults: Annotated[str | None, typer.Option("--faults", help="Fault injection, as for `auditor demo`.")] = None,
     realism: RealismOption = None,
+    state_dir: Annotated[Path | None, typer.Option(
+        "--state-dir", help="Keep the CA, keys and port here (made 0700) across restarts, so a baseline written "
+        "for this emulator stays valid. Without it each start makes a new CA and port.",
+        show_default=False)] = None,
 ) -> int:
-    """Serve the tenant emulator in the foreground; print its endpoints and a baseline that points at it."""
-    from auditor.demo import DEMO_TENANT, baseline_toml, running_emulator
+    """Serve the tenant emulator in the foreground; print its endpoints and a baseline that points at it.
+    Ctrl+C or SIGTERM stops it and removes its throwaway keys."""
+    from auditor.demo import DEMO_TENANT, running_emulator
     from auditor.emulator.faults import FaultPlan
-    from auditor.emulator.realism import Realism, realism_of
+    from auditor.emulator.realism import Realism
+    from auditor.emulator.state import keep_port, open_state
 
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"--port {port}: must be 1 to 65535 (or 0: any free port)")
     plan = FaultPlan.parse(faults) if faults else None
     Realism().with_spec(realism)
     source = tenant or DEMO_TENANT
-    with running_emulator(source, plan, port=port, realism=realism) as server:
-        typer.echo(f"# tenant emulator for {server.tenant.display_name} ({server.tenant.id})")
-        typer.echo(f"# Entra authority: {server.authority}")
-        typer.echo(f"# Graph:           {server.base_url}/v1.0")
-        typer.echo(f"# WSMan/PSRP:      {server.base_url}/wsman")
-        typer.echo(f"# CA certificate:  {server.ca_path}")
-        typer.echo(f"# Exchange realism: {realism_of(server.tenant.doc).describe()} (docs/emulator.md)")
-        typer.echo("# Secrets come from the environment, as in a real run: set AUDITOR_CLIENT_SECRET to")
-        typer.echo(f"# emulator.clients[0].secret and AUDITOR_PSRP_PASSWORD to emulator.jumpHost.password of {source}")
-        typer.echo("# A baseline for it: save as emulator.toml, add your integrations, then run")
-        typer.echo("#   auditor audit --baseline emulator.toml")
-        typer.echo(baseline_toml(server))
-        typer.echo("# serving; press Ctrl+C to stop", err=True)
+    state = open_state(state_dir) if state_dir is not None else None
+    with _signals_stop_like_ctrl_c(), running_emulator(
+            source, plan, port=port or (state.port if state else 0), certs=state.certs if state else None,
+            realism=realism) as server:
+        if state is not None:
+            keep_port(state, server.port)
         try:
+            _print_emulator(server, source)
+            typer.echo("# serving; press Ctrl+C to stop", err=True)
             while True:
                 time.sleep(3600)
         except KeyboardInterrupt:
@@ -179,62 +190,72 @@ def emulator_command(
     return 0
 
 
-def _collect_live(baseline_file: Path, console: Console, insecure: bool = False) -> tuple[Baseline, Snapshot]:
-    from auditor.collect.auth import credentials_from_environment
-    from auditor.collect.exchange_reader import read_exchange
-    from auditor.collect.run import CollectionSettings, collect
-    from auditor.models.baseline import load_baseline
+def _print_emulator(server: EmulatorServer, source: Path) -> None:
+    from auditor.demo import baseline_toml
+    from auditor.emulator.realism import realism_of
 
-    base = load_baseline(baseline_file)
-    _require_live_settings(base)
-    credentials = credentials_from_environment(base.auth, str(baseline_file))
-    password = _psrp_password(base)
-    register(*credentials.secrets(), password)
-    settings = CollectionSettings(credentials=credentials, psrp_password=password, progress=console.step,
-                                  done=console.done, verify_tls=not insecure)
+    typer.echo(f"# tenant emulator for {server.tenant.display_name} ({server.tenant.id})")
+    typer.echo(f"# Entra authority: {server.authority}")
+    typer.echo(f"# Graph:           {server.base_url}/v1.0")
+    typer.echo(f"# WSMan/PSRP:      {server.base_url}/wsman")
+    typer.echo(f"# CA certificate:  {server.ca_path}")
+    typer.echo(f"# Exchange realism: {realism_of(server.tenant.doc).describe()} (docs/emulator.md)")
+    typer.echo("# Secrets come from the environment, as in a real run: set AUDITOR_CLIENT_SECRET to")
+    typer.echo(f"# emulator.clients[0].secret and AUDITOR_PSRP_PASSWORD to emulator.jumpHost.password of {source}")
+    typer.echo("# A baseline for it: save as emulator.toml, add your integrations, then run")
+    typer.echo("#   auditor audit --baseline emulator.toml")
+    typer.echo(baseline_toml(server))
+
+
+@contextmanager
+def _signals_stop_like_ctrl_c() -> Iterator[None]:
+    """SIGTERM (systemd, Docker, kill) and SIGHUP (a closed terminal) stop the emulator as Ctrl+C does, so its
+    throwaway keys are removed; SIGINT is honoured even when the parent started us with it ignored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        for sig in wanted:  # once: a second signal must not cut the clean-up short
+            signal.signal(sig, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    wanted = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {sig: signal.signal(sig, interrupt) for sig in wanted}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _warn_if_insecure(insecure: bool) -> None:
     if insecure:
-        typer.echo(INSECURE_WARNING, err=True)
-    return base, collect(base, settings, read_exchange)
+        typer.echo(f"auditor: warning: {INSECURE_WARNING}", err=True)
 
 
-def _write_snapshot(snapshot: Snapshot, path: Path) -> None:
-    from auditor.reports.files import write_atomic
-
-    write_atomic(path, snapshot.to_json())
-
-
-def _psrp_password(base: Baseline) -> str | None:
-    if base.exchange.transport != "psrp" or base.exchange.auth == "certificate":
-        return None
-    password = os.environ.get("AUDITOR_PSRP_PASSWORD")
-    if not password and base.exchange.auth == "basic":
-        raise ConfigError("no password for the jump host account: set AUDITOR_PSRP_PASSWORD")
-    return password
+def _finished(run: FinishedRun) -> int:
+    for line in run.warnings:
+        typer.echo(f"auditor: {line}", err=True)
+    typer.echo(run.summary)
+    return run.exit_code
 
 
-def _require_live_settings(base: Baseline) -> None:
-    missing = [key for key, value in (("tenant.id", base.tenant.id), ("auth.client_id", base.auth.client_id))
-               if not value]
-    if base.exchange.transport == "psrp" and not base.exchange.server:
-        missing.append("exchange.server")
-    if base.exchange.transport == "psrp" and base.exchange.connect == "jump-host" and not base.tenant.domain:
-        missing.append("tenant.domain")
-    if missing:
-        raise ConfigError(f"{base.source}: {', '.join(missing)}: required for a live run")
+def _audit_portfolio(path: Path, options: RunOptions, quiet: bool, verbose: int) -> int:
+    from auditor.portfolio import run_portfolio
+    from auditor.reports.portfolio_report import VERDICTS
 
-
-def snapshot_problems(snapshot: Snapshot) -> list[str]:
-    """One line per distinct collection failure, for stderr."""
-    seen: dict[str, list[str]] = {}
-    for name, section in sorted(snapshot.sections.items()):
-        if section.status.value == "error":
-            seen.setdefault(section.error or "unknown error", []).append(name)
-    lines = [f"collection failed ({', '.join(names)}): {error}" for error, names in seen.items()]
-    items = [(name, key, error) for name, section in sorted(snapshot.sections.items())
-             for key, error in sorted(section.item_errors.items())]
-    if items:
-        name, key, error = items[0]
-        more = f" (and {len(items) - 1} more)" if len(items) > 1 else ""
-        lines.append(f"collection incomplete: {len(items)} item(s) could not be read, e.g. {name} {key}: "
-                     f"{error}{more}")
-    return lines
+    Console(quiet, verbose).close()  # logging set up once; per-tenant progress would interleave
+    _warn_if_insecure(not options.verify_tls)
+    run = run_portfolio(path, options)
+    for row in run.rows:
+        if row.error:
+            typer.echo(f"auditor: {row.name}: not audited: {row.error}", err=True)
+        else:
+            fails, errors = row.by_status.get("FAIL", 0), row.by_status.get("ERROR", 0)
+            drift = f", {row.new} new" if row.new is not None else ""
+            typer.echo(f"{row.name}: {VERDICTS[row.verdict].lower()}: {fails} FAIL, {errors} ERROR{drift} "
+                       f"({options.out / row.folder})")
+    for name in run.written:
+        typer.echo(f"wrote {name}")
+    return run.exit_code

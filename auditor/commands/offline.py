@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from auditor.commands.options import BaselineFile, CatalogFormat, FailOn, Formats, formats
-from auditor.errors import ConfigError, InputError
+from auditor.errors import ConfigError
 from auditor.models.findings import Severity
 
 
@@ -49,22 +48,10 @@ def report_command(
     fmt: Formats = None,
 ) -> int:
     """Re-render reports from findings.json without re-evaluating."""
-    from auditor.models.findings import FindingsDocument
+    from auditor.models.findings import load_findings
     from auditor.pipeline import write_reports
 
-    try:
-        raw = json.loads(findings.read_text(encoding="utf-8"))
-        doc = FindingsDocument.from_dict(raw)
-    except FileNotFoundError:
-        raise InputError(f"{findings}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{findings}: cannot read: {exc}") from None
-    except RecursionError:
-        raise InputError(f"{findings}: nested too deeply to be a findings.json document") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{findings}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise InputError(f"{findings}: not a findings.json document ({type(exc).__name__}: {exc})") from None
+    doc = load_findings(findings)
     for path in write_reports(doc, out, formats(fmt)):
         typer.echo(f"wrote {path}")
     return 0

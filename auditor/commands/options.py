@@ -34,5 +34,5 @@ Verbose = Annotated[int, typer.Option("--verbose", "-v", count=True,
                                       help="Log to stderr: -v steps, -vv every request (secrets redacted).")]
 
 
-def formats(fmt: list[ReportFormat] | None) -> list[str]:
-    return [f.value for f in fmt] if fmt else [f.value for f in ReportFormat]
+def formats(fmt: list[ReportFormat] | None) -> tuple[str, ...]:
+    return tuple(f.value for f in fmt or ReportFormat)

@@ -106,6 +106,7 @@ class EntraApi:
             for app_id, client in tenant.clients_by_app_id.items()
             if client.get("certificate")
         }
+        self.assertion_headers: list[dict[str, object]] = []  # JOSE headers of the client assertions received
 
     @staticmethod
     def matches(path: str) -> bool:
@@ -229,6 +230,7 @@ class EntraApi:
             header = jwt.get_unverified_header(assertion)
         except jwt.PyJWTError:
             raise _Denied(50027, app_id) from None
+        self.assertion_headers.append(dict(header))
         cert = self._certs.get(app_id.lower())
         algorithm = header.get("alg")
         # msal signs RS256 with an x5t (SHA-1) header when given a thumbprint, PS256 with x5t#S256 otherwise.

@@ -28,6 +28,9 @@ class FaultPlan:
     graph_down: bool = False
     exchange_down: bool = False
     token_error: int | None = None
+    batch_failed_dependency: bool = False
+    """$batch answers its envelope 424 Failed Dependency when an item inside was throttled (429), as Graph's
+    throttling guidance describes; off, the envelope is 200 (docs/microsoft-facts.md, Microsoft Graph)."""
 
     @classmethod
     def parse(cls, spec: str) -> FaultPlan:
@@ -54,7 +57,7 @@ class FaultPlan:
 
 def _convert(key: str, raw: str) -> object:
     try:
-        if key in ("graph_down", "exchange_down"):
+        if key in ("graph_down", "exchange_down", "batch_failed_dependency"):
             if raw.lower() not in ("1", "0", "true", "false", "yes", "no"):
                 raise ValueError(raw)
             return raw.lower() in ("1", "true", "yes")

@@ -37,6 +37,7 @@ class GraphApi:
         self.faults = faults
         self.base_url = base_url
         self.resources = GraphResources(tenant, base_url)
+        self.failed_dependency_envelopes = 0  # $batch envelopes answered 424 (fault plan batch_failed_dependency)
 
     # -- dispatch -------------------------------------------------------------------------------
 
@@ -74,7 +75,15 @@ class GraphApi:
                 payload = self._execute(method, path, query, route, match, claims, headers)
         except GraphError as exc:
             return self._error(exc.status, exc.code, exc.message, ids, exc.headers)
-        return Reply(200, self._headers(ids), json.dumps(payload).encode())
+        return Reply(self._status(is_batch, payload), self._headers(ids), json.dumps(payload).encode())
+
+    def _status(self, is_batch: bool, payload: dict[str, Any]) -> int:
+        """200, or 424 for a $batch envelope holding a throttled item when the plan says so."""
+        throttled = is_batch and any(item["status"] == 429 for item in payload["responses"])
+        if throttled and self.faults.plan.batch_failed_dependency:
+            self.failed_dependency_envelopes += 1
+            return 424
+        return 200
 
     def _match(self, path: str) -> tuple[Route | None, re.Match[str] | None]:
         for route in self.resources.routes:
@@ -153,11 +162,11 @@ class GraphApi:
             )
         if method != "GET":
             raise GraphError(405, "Request_BadRequest", "Specified HTTP method is not allowed for the request target.")
-        if not claims.roles & route.roles:
+        if not claims.roles & route.roles:  # Microsoft's table for this route: graph_permissions.TABLE
             raise GraphError(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
         params = {k: v for k, v in match.groupdict().items() if v is not None}
         advanced = (headers.get("ConsistencyLevel") or "").lower() == "eventual"
-        call = Call(path, QueryOptions.parse(query), params, advanced)
+        call = Call(path, QueryOptions.parse(query), params, advanced, claims.roles)
         handler: Callable[[Call], dict[str, Any]] = getattr(self.resources, route.handler)
         return handler(call)
 

@@ -7,50 +7,45 @@ from dataclasses import dataclass
 from typing import Any
 
 from auditor.emulator.graph_objects import DIRECTORY_OBJECT_FILTERABLE, KINDS, Renderer
+from auditor.emulator.graph_permissions import BY_ROUTE, RoutePermissions, can_read_type
 from auditor.emulator.graph_query import Filter, QueryOptions, normalise, page, parse_filter
 from auditor.emulator.replies import GraphError
 from auditor.emulator.tenant import Tenant
 
-# Application permissions that let an app read each area (ReadWrite implies Read).
-APP_READ = frozenset(
-    {"Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}
-)
-GROUP_READ = frozenset(
-    {"GroupMember.Read.All", "Group.Read.All", "Directory.Read.All"}
-    | {"GroupMember.ReadWrite.All", "Group.ReadWrite.All", "Directory.ReadWrite.All"}
-)
-USER_READ = frozenset({"User.Read.All", "Directory.Read.All", "User.ReadWrite.All", "Directory.ReadWrite.All"})
-
 _KEY = r"(?:/(?P<id>[^/()]+)|\(appId='(?P<appid>[^']*)'\))"
-ROUTES: list[tuple[str, str, frozenset[str]]] = [
-    # (template relative to /v1.0, handler name, roles any of which allows the call)
-    ("/applications", "list_applications", APP_READ),
-    ("/applications{KEY}", "get_application", APP_READ),
-    ("/applications{KEY}/owners", "application_owners", APP_READ),
-    ("/servicePrincipals", "list_service_principals", APP_READ),
-    ("/servicePrincipals{KEY}", "get_service_principal", APP_READ),
-    ("/servicePrincipals{KEY}/appRoleAssignments", "sp_app_role_assignments", APP_READ),
-    ("/servicePrincipals{KEY}/appRoleAssignedTo", "sp_app_role_assigned_to", APP_READ),
-    ("/servicePrincipals{KEY}/oauth2PermissionGrants", "sp_grants", APP_READ),
-    ("/servicePrincipals{KEY}/owners", "sp_owners", APP_READ),
-    ("/oauth2PermissionGrants", "list_grants", APP_READ),
-    ("/users", "list_users", USER_READ),
-    ("/users/{id}", "get_user", USER_READ),
-    ("/groups", "list_groups", GROUP_READ),
-    ("/groups/{id}", "get_group", GROUP_READ),
-    ("/groups/{id}/members", "group_members", GROUP_READ),
-    ("/groups/{id}/transitiveMembers", "group_transitive_members", GROUP_READ),
+ROUTES: list[tuple[str, str]] = [
+    # (template relative to /v1.0, handler name); who may call each: graph_permissions.TABLE
+    ("/applications", "list_applications"),
+    ("/applications{KEY}", "get_application"),
+    ("/applications{KEY}/owners", "application_owners"),
+    ("/servicePrincipals", "list_service_principals"),
+    ("/servicePrincipals{KEY}", "get_service_principal"),
+    ("/servicePrincipals{KEY}/appRoleAssignments", "sp_app_role_assignments"),
+    ("/servicePrincipals{KEY}/appRoleAssignedTo", "sp_app_role_assigned_to"),
+    ("/servicePrincipals{KEY}/oauth2PermissionGrants", "sp_grants"),
+    ("/servicePrincipals{KEY}/owners", "sp_owners"),
+    ("/oauth2PermissionGrants", "list_grants"),
+    ("/users", "list_users"),
+    ("/users/{id}", "get_user"),
+    ("/groups", "list_groups"),
+    ("/groups/{id}", "get_group"),
+    ("/groups/{id}/members", "group_members"),
+    ("/groups/{id}/transitiveMembers", "group_transitive_members"),
 ]
 
 
 @dataclass(frozen=True)
 class Route:
-    """A GET route: its pattern, its template (for counters), handler name and the roles that allow it."""
+    """A GET route: its pattern, its template (for counters), handler name and Microsoft's permission row."""
 
     pattern: re.Pattern[str]
     template: str
     handler: str
-    roles: frozenset[str]
+    permissions: RoutePermissions
+
+    @property
+    def roles(self) -> frozenset[str]:
+        return self.permissions.sufficient
 
 
 def _compile(template: str) -> re.Pattern[str]:
@@ -66,6 +61,7 @@ class Call:
     options: QueryOptions
     params: dict[str, str]
     advanced: bool
+    roles: frozenset[str] = frozenset()  # the caller's application permissions
 
 
 def _not_found(ref: str) -> GraphError:
@@ -83,7 +79,7 @@ class GraphResources:
         self.tenant = tenant
         self.base_url = base_url
         self.renderer = Renderer(tenant)
-        self.routes = [Route(_compile(t), t, h, r) for t, h, r in ROUTES]
+        self.routes = [Route(_compile(t), t, h, BY_ROUTE[t]) for t, h in ROUTES]
         # (id of a top-level list, property) -> normalised value -> positions; those lists never change.
         self._stable = {id(items) for items in tenant.doc["graph"].values() if isinstance(items, list)}
         self._indexes: dict[tuple[int, str], dict[Any, list[int]]] = {}
@@ -101,7 +97,8 @@ class GraphResources:
             items = [i for i in items if condition(i[1])] if polymorphic else self._filtered(items, condition)
         chunk, next_link = page(items, call.path, options, self.base_url)
         if polymorphic:
-            value = [self.renderer.render(obj, k, options.select, polymorphic=True) for k, obj in chunk]
+            value = [self.renderer.render(obj, k, options.select, polymorphic=True,
+                                          limited=not can_read_type(k, call.roles)) for k, obj in chunk]
         else:
             value = [self.renderer.render(obj, kind, options.select) for obj in chunk]
         payload: dict[str, Any] = {

@@ -126,7 +126,10 @@ class Renderer:
         *,
         single: bool = False,
         polymorphic: bool = False,
+        limited: bool = False,
     ) -> dict[str, Any]:
+        """`limited`: the caller may not read this type; only `id` and `@odata.type` carry values, every other
+        property is null (Graph's "limited information" for directoryObject collections)."""
         kind = KINDS[kind_name]
         out: dict[str, Any] = {}
         if polymorphic:
@@ -138,10 +141,15 @@ class Renderer:
         else:
             props = [key for key in obj if key not in kind.hidden]
         for prop in props:
+            if limited and prop != "id":
+                out[prop] = None
+                continue
             value = obj.get(prop, [] if prop == "businessPhones" else None)
             if prop == "keyCredentials" and value:
                 # The certificate blob comes back only when a single object is read with $select.
                 show_key = single and bool(select) and "keyCredentials" in (select or ())
                 value = [{**cred, "key": cred.get("key") if show_key else None} for cred in value]
             out[prop] = value
+        if limited:
+            out["id"] = obj.get("id")
         return out

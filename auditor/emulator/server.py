@@ -23,6 +23,7 @@ from auditor.emulator.graph_api import GraphApi
 from auditor.emulator.replies import Reply, graph_error_body, json_reply
 from auditor.emulator.tenant import Tenant
 from auditor.emulator.tokens import TokenIssuer
+from auditor.errors import ConfigError
 
 ExchangeHandler = Callable[[str, Mapping[str, str], bytes], tuple[int, dict[str, str], bytes]]
 _MAX_BODY = 64 * 1024 * 1024
@@ -131,7 +132,10 @@ class _HTTPServer(ThreadingHTTPServer):
 class EmulatorServer:
     """Entra + Graph (+ Exchange through ``wsman_handler``/``rest_handler``) on https://127.0.0.1:PORT."""
 
-    def __init__(self, tenant: Tenant, faults: FaultPlan | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, tenant: Tenant, faults: FaultPlan | None = None, host: str = "127.0.0.1", port: int = 0,
+                 certs: CertPaths | None = None) -> None:
+        """`certs`: certificates kept by the caller (a state directory), used as they are and never removed;
+        without them each start makes a throwaway CA in a private temporary directory, removed at stop."""
         self.tenant = tenant
         self.faults = faults or FaultPlan()
         self.host = host
@@ -147,6 +151,7 @@ class EmulatorServer:
         self._injector = FaultInjector(self.faults)
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._kept = certs
         self._certs: CertPaths | None = None
         self._graph: GraphApi | None = None
         self._entra: EntraApi | None = None
@@ -156,12 +161,20 @@ class EmulatorServer:
     def start(self) -> EmulatorServer:
         if self._httpd is not None:
             return self
-        self._certs = generate_certificates()
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        context.load_cert_chain(str(self._certs.cert_path), str(self._certs.key_path))
-        context.set_alpn_protocols(["http/1.1"])
-        self._httpd = _HTTPServer((self.host, self.port), context, self)
+        self._certs = self._kept or generate_certificates()
+        try:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.minimum_version = ssl.TLSVersion.TLSv1_2
+            context.load_cert_chain(str(self._certs.cert_path), str(self._certs.key_path))
+            context.set_alpn_protocols(["http/1.1"])
+            self._httpd = _HTTPServer((self.host, self.port), context, self)
+        except BaseException as exc:  # no throwaway key is left behind by a start that failed
+            self._remove_throwaway_certs()
+            self._certs = None
+            if isinstance(exc, OSError):
+                raise ConfigError(f"cannot listen on {self.host}:{self.port}: "
+                                  f"{exc.strerror or exc}") from None
+            raise
         self.port = self._httpd.server_address[1]
         self._graph = GraphApi(self.tenant, self.tokens, self.counters, self._injector, self.base_url)
         self._entra = EntraApi(self.tenant, self.tokens, self.counters, self.faults, self.base_url)
@@ -182,9 +195,12 @@ class EmulatorServer:
         self._httpd.close_connections()
         if self._thread is not None:
             self._thread.join(timeout=5)
-        if self._certs is not None:
-            shutil.rmtree(self._certs.directory, ignore_errors=True)
+        self._remove_throwaway_certs()
         self._httpd = self._thread = None
+
+    def _remove_throwaway_certs(self) -> None:
+        if self._certs is not None and self._kept is None:
+            shutil.rmtree(self._certs.directory, ignore_errors=True)
 
     def __enter__(self) -> EmulatorServer:
         return self.start()

@@ -93,7 +93,7 @@ def _run(ctx: Context, spec: CheckSpec, integration: str, default: str, args: tu
 
 def exit_code(findings: Iterable[Finding], fail_on: Severity = Severity.LOW,
               only: Collection[tuple[str, str, str]] | None = None) -> int:
-    """DESIGN.md section 6: 3 incomplete (any ERROR) beats 1 non-compliant (a FAIL at or above fail_on).
+    """Exit codes (README.md): 3 incomplete (any ERROR) beats 1 non-compliant (a FAIL at or above fail_on).
 
     `only` (--fail-on-new): the identities of the FAILs new since the last run; other FAILs do not count."""
     findings = list(findings)

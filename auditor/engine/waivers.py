@@ -1,4 +1,4 @@
-"""Waivers (DESIGN.md section 4): risk accepted for one check and resource, with a reason, until a date.
+"""Waivers (docs/baseline.md, `[[waiver]]`): risk accepted for one check and resource, with a reason, until a date.
 
 A waiver turns a FAIL into WAIVED while it lasts (through its `expires` day, inclusive, judged at the
 snapshot's collection date, never the clock). Once expired it stops applying and the finding says since when.

@@ -1,4 +1,4 @@
-"""Drift between two runs (DESIGN.md section 6), by finding identity (check id, integration, resource).
+"""Drift between two runs (docs/scheduling.md, "Drift"), by finding identity (check id, integration, resource).
 
 - new: FAIL or ERROR now, and not so before. A FAIL whose earlier verdict was ERROR is new too: the earlier
   run could not tell, so nobody has seen this failure yet; gating on it is the safe reading.

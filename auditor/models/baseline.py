@@ -1,4 +1,4 @@
-"""The baseline: what is intended, as a TOML file (DESIGN.md section 4).
+"""The baseline: what is intended, as a TOML file (docs/baseline.md).
 
 Every key is known: an unknown key is an error, so a typo never silently disables a check. Errors are
 one line naming the file, the key and the problem (exit code 2).
@@ -11,6 +11,7 @@ import re
 import tomllib
 from dataclasses import dataclass
 from datetime import date, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,59 @@ from auditor.models.tables import TableReader
 
 GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 CHECK_ID_RE = re.compile(r"^[A-Z]+-\d{3}$")
+
+
+# -- closed choices: one enum each, read by the TOML reader and offered by the CLI alike. A new value (a new
+# transport, say) is one member here plus its branch where the choice is dispatched.
+
+
+class ExchangeTransport(StrEnum):
+    """How Exchange Online is reached ([exchange] transport)."""
+
+    PSRP = "psrp"  # PowerShell remoting to a jump host (or an endpoint) running the module
+    REST = "rest"  # experimental: the module's InvokeCommand endpoint, called directly
+    NONE = "none"  # Exchange is not read; its checks SKIP, saying why
+
+
+class ExchangeAuth(StrEnum):
+    """How the PSRP transport authenticates to the host ([exchange] auth)."""
+
+    NEGOTIATE = "negotiate"
+    KERBEROS = "kerberos"
+    NTLM = "ntlm"
+    BASIC = "basic"
+    CERTIFICATE = "certificate"
+    CREDSSP = "credssp"
+
+
+class ExchangeEncryption(StrEnum):
+    """Message encryption over WSMan ([exchange] encryption)."""
+
+    AUTO = "auto"
+    ALWAYS = "always"
+    NEVER = "never"
+
+
+class ExchangeConnect(StrEnum):
+    """What the PSRP host is ([exchange] connect): a jump host that runs Connect-ExchangeOnline, or an endpoint
+    already connected to Exchange."""
+
+    JUMP_HOST = "jump-host"
+    DIRECT = "direct"
+
+
+class AccessModel(StrEnum):
+    """How an integration's mailbox access is meant to be scoped (integration access_model)."""
+
+    POLICY = "policy"  # an ApplicationAccessPolicy (RestrictAccess to a mail-enabled security group)
+    RBAC = "rbac"  # RBAC for Applications (management role assignments with a scope)
+
+
+def _as_members(config: object, **choices: type[StrEnum]) -> None:
+    """Plain strings given in code (builders, the emulator's baseline) become members: a choice is always its
+    enum, and an unknown value fails where the object is made."""
+    for name, kind in choices.items():
+        object.__setattr__(config, name, kind(getattr(config, name)))
 
 
 @dataclass(frozen=True)
@@ -42,19 +96,23 @@ class AuthConfig:
 
 @dataclass(frozen=True)
 class ExchangeConfig:
-    transport: str = "psrp"
+    transport: ExchangeTransport = ExchangeTransport.PSRP
     server: str = ""
     port: int = 5986
     ssl: bool = True
     path: str = "wsman"
-    auth: str = "negotiate"
-    encryption: str = "auto"
+    auth: ExchangeAuth = ExchangeAuth.NEGOTIATE
+    encryption: ExchangeEncryption = ExchangeEncryption.AUTO
     username: str = ""
     configuration_name: str = "Microsoft.PowerShell"
-    connect: str = "jump-host"
+    connect: ExchangeConnect = ExchangeConnect.JUMP_HOST
     operation_timeout_s: float = 60.0
     pools: int = 2
     rest_endpoint: str = "https://outlook.office365.com/adminapi/beta"
+
+    def __post_init__(self) -> None:
+        _as_members(self, transport=ExchangeTransport, auth=ExchangeAuth, encryption=ExchangeEncryption,
+                    connect=ExchangeConnect)
 
 
 @dataclass(frozen=True)
@@ -73,11 +131,14 @@ class Integration:
     scope_group: str = ""
     mailboxes: tuple[str, ...] = ()
     canaries: tuple[str, ...] = ()
-    access_model: str = "policy"
+    access_model: AccessModel = AccessModel.POLICY
     group_managers: tuple[str, ...] | None = None
     """None when not given: GRP-004 then judges only MemberJoinRestriction."""
     owners: tuple[str, ...] | None = None
     """None when not given: OWN-001 then judges only guest/disabled owners."""
+
+    def __post_init__(self) -> None:
+        _as_members(self, access_model=AccessModel)
 
     @property
     def allowed_permissions(self) -> tuple[str, ...]:
@@ -123,13 +184,6 @@ class Baseline:
     waivers: tuple[Waiver, ...]
     history: HistoryConfig
     report: ReportConfig
-
-
-TRANSPORTS = ("psrp", "rest", "none")
-PSRP_AUTH = ("negotiate", "kerberos", "ntlm", "basic", "certificate", "credssp")
-ENCRYPTION = ("auto", "always", "never")
-CONNECT_MODES = ("jump-host", "direct")
-ACCESS_MODELS = ("policy", "rbac")
 
 
 TOP_LEVEL = {"tenant", "auth", "exchange", "policy", "integration", "sweep", "waiver", "history", "report"}
@@ -213,16 +267,16 @@ def _exchange(r: TableReader) -> ExchangeConfig:
     if port > 65535:
         raise r.error("port", "must be at most 65535")
     return ExchangeConfig(
-        transport=r.choice("transport", TRANSPORTS, d.transport),
+        transport=r.choice("transport", ExchangeTransport, d.transport),
         server=r.text("server"),
         port=port,
         ssl=r.flag("ssl", d.ssl),
         path=r.text("path", d.path),
-        auth=r.choice("auth", PSRP_AUTH, d.auth),
-        encryption=r.choice("encryption", ENCRYPTION, d.encryption),
+        auth=r.choice("auth", ExchangeAuth, d.auth),
+        encryption=r.choice("encryption", ExchangeEncryption, d.encryption),
         username=r.text("username"),
         configuration_name=r.text("configuration_name", d.configuration_name),
-        connect=r.choice("connect", CONNECT_MODES, d.connect),
+        connect=r.choice("connect", ExchangeConnect, d.connect),
         operation_timeout_s=float(r.number("operation_timeout_s", d.operation_timeout_s, 1, integer=False)),
         pools=r.number("pools", d.pools, minimum=1),
         rest_endpoint=r.text("rest_endpoint", d.rest_endpoint).rstrip("/"),
@@ -259,9 +313,9 @@ def _integrations(origin: str, raw: Any) -> tuple[Integration, ...]:
         app_id = r.text("app_id", required=True)
         if not GUID_RE.match(app_id):
             raise r.error("app_id", f"{app_id!r} is not a GUID (the Application (client) ID)")
-        access_model = r.choice("access_model", ACCESS_MODELS, "policy")
+        access_model = r.choice("access_model", AccessModel, AccessModel.POLICY)
         scope_group = r.text("scope_group")
-        if access_model == "policy" and not scope_group.strip():
+        if access_model is AccessModel.POLICY and not scope_group.strip():
             raise r.error("scope_group", 'is required when access_model is "policy"')
         mailboxes = r.strings("mailboxes")
         canaries = r.strings("canaries")

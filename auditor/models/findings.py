@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
+from auditor.errors import InputError
 from auditor.models.wellformed import lone_surrogate_at
 
 
@@ -68,7 +71,7 @@ class Finding:
 
     @property
     def identity(self) -> tuple[str, str, str]:
-        """What drift and waivers match on (DESIGN.md section 5)."""
+        """What drift and waivers match on (docs/architecture.md, "Findings")."""
         return (self.check_id, self.integration, self.resource)
 
     def to_dict(self) -> dict[str, Any]:
@@ -139,7 +142,7 @@ RENEWAL_WINDOW_DAYS = 14
 
 @dataclass(frozen=True)
 class WaiverState:
-    """One `[[waiver]]` of the baseline as this run saw it (DESIGN.md section 4)."""
+    """One `[[waiver]]` of the baseline as this run saw it (docs/baseline.md)."""
 
     check: str
     resource: str
@@ -225,7 +228,7 @@ class RunRef:
 
 @dataclass(frozen=True)
 class Drift:
-    """What changed since `previous` (DESIGN.md section 6); None there means no earlier run to compare with."""
+    """What changed since `previous` (docs/scheduling.md, "Drift"); None there means no earlier run to compare with."""
 
     previous: RunRef | None
     new: tuple[DriftEntry, ...] = ()
@@ -295,7 +298,7 @@ class RunInfo:
 
 @dataclass(frozen=True)
 class FindingsDocument:
-    """findings.json: run metadata, summary counts, inventory and every finding (DESIGN.md section 6)."""
+    """findings.json: run metadata, summary counts, inventory and every finding (docs/architecture.md)."""
 
     run: RunInfo
     summary: dict[str, Any]
@@ -355,3 +358,20 @@ class FindingsDocument:
                    waivers=tuple(WaiverState.from_dict(w) for w in doc.get("waivers") or ()),
                    drift=Drift.from_dict(drift) if drift is not None else None,
                    trend=tuple(TrendPoint.from_dict(p) for p in (doc.get("history") or {}).get("trend") or ()))
+
+
+def load_findings(path: Path) -> FindingsDocument:
+    """A findings.json written by an earlier run; anything else is one InputError line (exit 2). The one reader
+    of the file kind, for `auditor report` and `auditor diff` alike."""
+    try:
+        return FindingsDocument.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read: {exc}") from None
+    except RecursionError:  # json.loads recurses into nested arrays and objects
+        raise InputError(f"{path}: nested too deeply to be a findings.json document") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InputError(f"{path}: not a findings.json document ({type(exc).__name__}: {exc})") from None

@@ -21,7 +21,7 @@ from auditor.models.wellformed import lone_surrogate_at
 
 SCHEMA_VERSION = 1
 
-# Every section the collectors fill, and the checks may ask for (DESIGN.md section 3).
+# Every section the collectors fill, and the checks may ask for (docs/snapshot.md).
 SECTION_NAMES = (
     "graph.resources",
     "graph.applications",

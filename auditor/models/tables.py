@@ -6,9 +6,12 @@ Shared by the baseline (auditor/models/baseline.py) and the portfolio file (audi
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
 from auditor.errors import ConfigError
+
+Choice = TypeVar("Choice", bound=StrEnum)
 
 
 class TableReader:
@@ -50,11 +53,13 @@ class TableReader:
             raise self.error(key, "must not be empty")
         return value
 
-    def choice(self, key: str, allowed: tuple[str, ...], default: str) -> str:
-        value = self.text(key, default)
-        if value not in allowed:
-            raise self.error(key, f"{value!r} is not one of {', '.join(allowed)}")
-        return value
+    def choice(self, key: str, allowed: type[Choice], default: Choice) -> Choice:
+        """One member of a closed choice (a StrEnum in auditor.models), by its value."""
+        value = self.text(key, default.value)
+        try:
+            return allowed(value)
+        except ValueError:
+            raise self.error(key, f"{value!r} is not one of {', '.join(m.value for m in allowed)}") from None
 
     def number(self, key: str, default: float, minimum: float = 0, integer: bool = True) -> Any:
         value = self.get(key, int if integer else float, default)

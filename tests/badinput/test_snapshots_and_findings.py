@@ -80,3 +80,30 @@ def test_a_deeply_nested_snapshot_is_refused_with_one_line() -> None:
 
 def test_a_deeply_nested_findings_file_is_refused_with_one_line() -> None:
     report(DEEP)
+
+
+def diff(data: bytes) -> None:
+    """`auditor diff BAD GOOD`: the same file kind as `report` reads, so the same contract."""
+    with workspace() as folder:
+        path, good = folder / "old.json", folder / "new.json"
+        path.write_bytes(data)
+        good.write_text(json.dumps(FINDINGS_DOC), encoding="utf-8")
+        out = folder / "out"
+        code, stdout, err = run_cli("diff", str(path), str(good), "--out", str(out / "diff.json"))
+        judge("diff", code, stdout, err, out, ("diff.json",))
+
+
+@FUZZ
+@given(st.data())
+def test_mutated_findings_files_to_diff(data: st.DataObject) -> None:
+    diff(encoded(data.draw, data.draw(mutated(FINDINGS_DOC))))
+
+
+@FUZZ
+@given(st.one_of(JSON_VALUE.map(lambda v: json.dumps(v).encode()), st.binary(max_size=200)))
+def test_random_findings_files_to_diff(data: bytes) -> None:
+    diff(data)
+
+
+def test_a_deeply_nested_findings_file_to_diff_is_refused_with_one_line() -> None:
+    diff(DEEP)

@@ -1,4 +1,4 @@
-"""APP-001, PERM-001..004, CONSENT-001..002 and OWN-001, derived from DESIGN.md section 5.
+"""APP-001, PERM-001..004, CONSENT-001..002 and OWN-001, derived from the catalog (docs/checks.md).
 
 Objects are named for the verdict they must get (`pass-...`, `fail-...`); every test asserts the exact
 resources and statuses. Only Graph data matters here, except CONSENT-001 for `rbac` (Exchange RBAC).

@@ -1,4 +1,4 @@
-"""CRED-001..006, derived from DESIGN.md section 5.
+"""CRED-001..006, derived from the catalog (docs/checks.md).
 
 "Now" is the snapshot's collected_at (builders.NOW). A credential is valid when startDateTime <= now < endDateTime.
 Credentials are named for the verdict they must get; per-item resources are `appId/keyId`.

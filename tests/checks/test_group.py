@@ -1,4 +1,4 @@
-"""GRP-001 to GRP-004 (DESIGN.md section 5): the mail-enabled security group an access policy scopes the app to.
+"""GRP-001 to GRP-004 (docs/checks.md): the mail-enabled security group an access policy scopes the app to.
 
 Addresses are named by the verdict they must get (`pass-...`, `fail-...`); every test asserts the exact set of
 resources with their statuses.

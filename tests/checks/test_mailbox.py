@@ -1,4 +1,4 @@
-"""MBX-001 and MBX-002 (DESIGN.md section 5): the queue mailboxes and their Entra accounts.
+"""MBX-001 and MBX-002 (docs/checks.md): the queue mailboxes and their Entra accounts.
 
 Addresses are named by the verdict they must get (`pass-...`, `fail-...`, `skip-...`, `error-...`); every test
 asserts the exact set of resources with their statuses.

@@ -1,5 +1,5 @@
-"""SCOPE-001 to SCOPE-006, derived from DESIGN.md section 5 (the check catalog, the access-policy semantics and the
-RBAC for Applications semantics paragraphs).
+"""SCOPE-001 to SCOPE-006, derived from the catalog (docs/checks.md) and the access-policy and RBAC for
+Applications semantics in docs/microsoft-facts.md.
 
 Names say the verdict they must get: mailbox/canary addresses and assignment names start with `pass-`, `fail-`,
 `skip-` or `error-`. App-level checks (SCOPE-001 to -003) name the app id as resource.

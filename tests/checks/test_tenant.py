@@ -1,4 +1,4 @@
-"""TEN-001 to TEN-004 (DESIGN.md section 5): the tenant sweep over every service principal.
+"""TEN-001 to TEN-004 (docs/checks.md): the tenant sweep over every service principal.
 
 App ids are named by the verdict they must get: `fa11...` (fail), `9a55...` (pass), `0000...` (no finding),
 `e220...` (error), `5419...` (skip). Every test asserts the exact set of resources with their statuses; a

@@ -1,5 +1,6 @@
 """Property: for generated tenants and policy sets, the collected AccessCheckResult of every (app, mailbox) is what
-DESIGN.md's access-policy semantics say, computed here independently; batching never mixes rows up."""
+Microsoft's access-policy semantics say (docs/microsoft-facts.md), computed here independently; batching never
+mixes rows up."""
 
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ def tenants(draw: Any) -> dict[str, Any]:
 
 
 def expected_access(doc: dict[str, Any], app: str, mailbox: str) -> str:
-    """DESIGN.md section 5: a matching DenyAccess denies; else a matching RestrictAccess grants; else, if the app
+    """docs/microsoft-facts.md: a matching DenyAccess denies; else a matching RestrictAccess grants; else, if the app
     has any RestrictAccess policy, deny; else grant. Nested groups count; invalid policies take no part."""
     exchange = doc["exchange"]
     kinds = {r["PrimarySmtpAddress"]: r["RecipientTypeDetails"] for r in exchange["mailboxes"]}

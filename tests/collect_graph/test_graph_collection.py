@@ -181,9 +181,9 @@ def test_persistent_outage_is_error_naming_the_cause_and_bounded():
 def test_missing_read_role_gives_errors_naming_the_permission(tenant_file):
     def drop_user_read(doc):
         auditor_sp = next(sp["id"] for sp in doc["graph"]["servicePrincipals"] if sp["appId"] == AUDITOR)
-        doc["graph"]["appRoleAssignments"] = [
-            a for a in doc["graph"]["appRoleAssignments"]
-            if not (a["principalId"] == auditor_sp and a["appRoleId"] == "User.Read.All")]
+        for a in doc["graph"]["appRoleAssignments"]:  # the README's Directory.Read.All, narrowed to apps only
+            if a["principalId"] == auditor_sp and a["appRoleId"] == "Directory.Read.All":
+                a["appRoleId"] = "Application.Read.All"
 
     from auditor.demo import DEMO_BASELINE
     from auditor.models.baseline import load_baseline

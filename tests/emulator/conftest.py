@@ -150,7 +150,7 @@ def build_tenant(cert: ClientCert, *, extra_sps: int = 0) -> dict[str, Any]:
             "servicePrincipals": sps,
             "appRoleAssignments": [
                 _grant(1, sp_id(AUDITOR), GRAPH_APP_ID, "Application.Read.All"),
-                _grant(2, AUDITOR, GRAPH_APP_ID, "GroupMember.Read.All"),
+                _grant(2, AUDITOR, GRAPH_APP_ID, "Directory.Read.All"),  # delegated grants need it
                 _grant(3, AUDITOR, GRAPH_APP_ID, "df021288-bdef-4463-88db-98f22de89214"),  # User.Read.All
                 _grant(4, AUDITOR, EXCHANGE_APP_ID, "Exchange.ManageAsApp"),
                 _grant(5, CONTACT_CENTER, GRAPH_APP_ID, "Mail.ReadWrite"),

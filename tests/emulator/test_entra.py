@@ -52,7 +52,7 @@ def test_token_with_secret_carries_audience_and_roles(server: EmulatorServer, se
     claims = _claims(result["access_token"])
     assert claims["aud"] == "https://graph.microsoft.com"
     assert claims["appid"] == AUDITOR and claims["tid"] == TENANT_ID and claims["oid"] == sp_id(AUDITOR)
-    assert set(claims["roles"]) == {"Application.Read.All", "GroupMember.Read.All", "User.Read.All"}
+    assert set(claims["roles"]) == {"Application.Read.All", "Directory.Read.All", "User.Read.All"}
     assert claims["exp"] - claims["iat"] == 3600
     exo = app.acquire_token_for_client(scopes=[EXCHANGE_SCOPE])
     exo_claims = _claims(exo["access_token"])

@@ -94,7 +94,7 @@ def test_references_resolved_and_groups_derived(tenant_doc: dict[str, Any]) -> N
     graph_sp = tenant.service_principals_by_app_id[GRAPH_APP_ID]
     ra = tenant.doc["graph"]["appRoleAssignments"][1]
     assert ra["principalId"] == sp_id(AUDITOR) and ra["resourceId"] == graph_sp["id"]
-    assert ra["appRoleId"] == "98830695-27a2-44f7-8c18-0c3ebc9698f6"
+    assert ra["appRoleId"] == "7ab1d382-f21e-4acd-a863-ba3e13f7da61"  # Directory.Read.All
     assert ra["principalDisplayName"] == "Auditor" and ra["resourceDisplayName"] == "Microsoft Graph"
     assert ra["createdDateTime"] == "2026-11-27T03:00:00Z"
     access = tenant.applications_by_app_id[CONTACT_CENTER]["requiredResourceAccess"][0]["resourceAccess"]
@@ -114,7 +114,7 @@ def test_references_resolved_and_groups_derived(tenant_doc: dict[str, Any]) -> N
     assert tenant.transitive_members(GROUP_ID) == [USER_IDS["support"], NESTED_ID, USER_IDS["sales"]]
     assert tenant.roles_for(AUDITOR, "https://graph.microsoft.com") == {
         "Application.Read.All",
-        "GroupMember.Read.All",
+        "Directory.Read.All",
         "User.Read.All",
     }
     assert tenant.roles_for(AUDITOR, "https://outlook.office365.com") == {"Exchange.ManageAsApp"}

@@ -254,7 +254,7 @@ def test_persistent_faults_end_in_errors_naming_the_cause(tmp_path: Path, cleans
 
 
 def test_a_failed_section_no_check_reads_changes_no_verdict_but_is_reported(tmp_path: Path, clean: Run) -> None:
-    # exchange.managementScopes is collected as evidence (DESIGN.md section 3) but no check reads it: losing it
+    # exchange.managementScopes is collected as evidence (docs/snapshot.md) but no check reads it: losing it
     # leaves every verdict as it was, so the audit is not incomplete (exit 1, not 3); stderr still says it failed.
     FIGURES["scenarios"] += 1
     run = demo(tmp_path, "psrp_fail=Get-ManagementScope")

@@ -1,4 +1,4 @@
-"""Drift between two runs (DESIGN.md section 6) and --fail-on-new gating, on findings built in code."""
+"""Drift between two runs (docs/scheduling.md) and --fail-on-new gating, on findings built in code."""
 
 from __future__ import annotations
 

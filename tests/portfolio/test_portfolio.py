@@ -149,3 +149,39 @@ def test_portfolio_paths_are_relative_to_the_portfolio_file(tmp_path):
     (tenant,) = load_portfolio(path).tenants
     assert tenant.baseline == tmp_path / "sub" / "b" / "contoso.toml" and tenant.folder == "contoso-ltd"
     assert Path(tenant.folder).name == tenant.folder
+
+
+def test_the_portfolio_honours_insecure_skip_tls_verify_and_history_snapshot(tmp_path, monkeypatch, capsys):
+    """A portfolio run is an `audit` run per tenant: the flags a single audit honours hold for every tenant.
+    Here the baseline trusts a CA that did not sign the emulator's certificate (as behind a TLS-inspecting
+    proxy): refused without the flag, audited with it, and the raw snapshot kept in the history on request."""
+    from auditor.emulator.ca import generate_certificates
+    from auditor.history.store import HistoryStore
+
+    tenant = json.loads(DEMO_TENANT.read_text())
+    monkeypatch.setenv("AUDITOR_CLIENT_SECRET", tenant["emulator"]["clients"][0]["secret"])
+    monkeypatch.setenv("AUDITOR_PSRP_PASSWORD", tenant["emulator"]["jumpHost"]["password"])
+    monkeypatch.delenv("AZURE_CLIENT_SECRET", raising=False)
+    other_ca = generate_certificates(tmp_path / "other").ca_path
+    with running_emulator(DEMO_TENANT) as server:
+        (tmp_path / "contoso.toml").write_text(baseline_toml(server).replace(server.ca_path, str(other_ca))
+                                               + CONTACT_CENTER_ONLY)
+        (tmp_path / "p.toml").write_text('[[tenant]]\nname = "Contoso"\nbaseline = "contoso.toml"\n')
+
+        def audit(*flags: str) -> int:
+            with pytest.raises(SystemExit) as exc:
+                main(["audit", "--portfolio", str(tmp_path / "p.toml"), "--out", str(tmp_path / "out"),
+                      "--history", str(tmp_path / "h.sqlite"), "--quiet", *flags])
+            return int(exc.value.code)
+
+        assert audit() == 3
+        assert "TLS verification" in capsys.readouterr().err
+        assert audit("--insecure-skip-tls-verify", "--history-snapshot") == 0
+    err = capsys.readouterr().err
+    assert "auditor: warning: TLS verification is disabled (--insecure-skip-tls-verify)" in err
+    findings = json.loads((tmp_path / "out" / "contoso" / "findings.json").read_text())
+    assert findings["run"]["collection"]["tls_verify"] is False
+    store = HistoryStore(tmp_path / "h.sqlite", create=False)
+    (run,) = store.runs(limit=10)
+    kept = store.snapshot(run.id)
+    assert kept is not None and json.loads(kept)["tenant"]["id"] == tenant["tenant"]["id"]

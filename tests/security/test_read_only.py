@@ -1,4 +1,4 @@
-"""Read-only by construction (DESIGN.md section 8): the collectors can only reach allowlisted cmdlets and only
+"""Read-only by construction (docs/architecture.md): the collectors can only reach allowlisted cmdlets and only
 GET on Graph (plus POST /$batch whose items are GETs).
 
 Static: the source is read with `ast`, so a new write path fails here before it ever runs. Runtime: the

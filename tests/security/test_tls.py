@@ -85,6 +85,7 @@ def test_a_jump_host_certificate_for_another_host(tmp_path: Path, monkeypatch: p
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "TLS verification of localhost:" in lines[0], err
     assert "Hostname mismatch" in lines[0] and "Traceback" not in err
+    assert lines[0].endswith("(set [auth] ca_bundle if a proxy inspects TLS)")  # the same words as sign-in's
     snapshot = json.loads((tmp_path / "out" / "snapshot.json").read_text(encoding="utf-8"))
     assert {s["status"] for n, s in snapshot["sections"].items() if n.startswith("graph.")} == {"ok"}
     assert {s["status"] for n, s in snapshot["sections"].items() if n.startswith("exchange.")} == {"error"}

@@ -1,6 +1,6 @@
 """Application access policies and RBAC for Applications, as Exchange Online evaluates them.
 
-Access-policy semantics (DESIGN.md section 5, Microsoft's documented order) for one app and one mailbox:
+Access-policy semantics (Microsoft's documented order, docs/microsoft-facts.md) for one app and one mailbox:
 a matching DenyAccess denies; else a matching RestrictAccess grants; else, if the app has any
 RestrictAccess policy, deny; else grant. A policy "matches" when its scope is the mailbox itself or a group
 holding the mailbox directly or through nested groups. `AppId` `*` applies to every app alongside the app's
