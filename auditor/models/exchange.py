@@ -149,9 +149,13 @@ def parse_group(obj: Any) -> Group:
 def parse_access_test(obj: Any) -> AccessTest:
     row = obj if isinstance(obj, dict) else {}
     where = f"access test {row.get('AppId')} / {row.get('Identity')}"
+    result = p.text(obj, "AccessCheckResult", where)
+    if result.strip().lower() not in ("granted", "denied"):
+        # Sessions in another language print the value localized ("Accordé"); reading anything but Granted as
+        # Denied would pass a reachable canary, so an unknown value is a data error (docs/microsoft-facts.md).
+        raise p.DataError(f"{where}: AccessCheckResult {result!r} is neither Granted nor Denied")
     return AccessTest(app_id=p.guid(obj, "AppId", where), identity=p.text(obj, "Identity", where).lower(),
-                      mailbox_id=p.text(obj, "MailboxId", where).lower(),
-                      access_check_result=p.text(obj, "AccessCheckResult", where))
+                      mailbox_id=p.text(obj, "MailboxId", where).lower(), access_check_result=result.strip())
 
 
 def parse_exo_service_principal(obj: Any) -> ExoServicePrincipal:
