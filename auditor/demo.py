@@ -20,6 +20,7 @@ from auditor.emulator.exchange import attach
 from auditor.emulator.exchange.rest import attach_rest
 from auditor.emulator.faults import FaultPlan
 from auditor.emulator.pwsh_launcher import remove_standin, standin_pwsh
+from auditor.emulator.realism import realism_of
 from auditor.emulator.server import EmulatorServer
 from auditor.emulator.tenant import Tenant, load_tenant
 from auditor.errors import TenantFileError
@@ -42,10 +43,14 @@ EXCHANGE_AUDIENCE = "https://outlook.office365.com"
 
 @contextmanager
 def running_emulator(tenant_file: Path, faults: FaultPlan | None = None, port: int = 0,
-                     now: datetime | None = None, certs: CertPaths | None = None) -> Iterator[EmulatorServer]:
+                     now: datetime | None = None, certs: CertPaths | None = None,
+                     realism: str | None = None) -> Iterator[EmulatorServer]:
     """`now` pins the emulator's clock (relative dates in the tenant file), for runs compared byte for byte;
-    `certs` are kept ones (`auditor emulator --state-dir`), else each start makes a throwaway CA."""
+    `certs` are kept ones (`auditor emulator --state-dir`), else each start makes a throwaway CA;
+    `realism` (`KEY=VALUE,...`) overrides the tenant file's realism profile (docs/emulator.md)."""
     tenant = load_tenant(tenant_file, now)
+    if realism:
+        tenant.doc["emulator"]["realism"] = realism_of(tenant.doc).with_spec(realism).as_dict()
     if not tenant.doc["emulator"]["clients"]:
         raise TenantFileError(f"{tenant_file}: emulator.clients: needs at least one client for the auditor")
     server = EmulatorServer(tenant, faults, port=port, certs=certs).start()

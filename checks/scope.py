@@ -87,10 +87,14 @@ def policy_targets_group(ctx: Context, integration: Integration) -> Iterator[Res
 
 
 def _targets(policy: AccessPolicy, group: Group | None, address: str) -> bool:
-    """Compare by the scope's Exchange Guid (ScopeIdentityRaw) when present, else by name or address."""
+    """Compare by ScopeIdentityRaw "<Sid>;<Guid>" when present, else by name or address. Which GUID follows
+    the Sid is undocumented (the Exchange Guid or the Entra object id, docs/microsoft-facts.md): the Sid
+    decides when the group's is known, else the GUID must be the group's Guid or ExternalDirectoryObjectId."""
     if group is not None:
+        if policy.scope_sid and group.recipient.sid:
+            return policy.scope_sid == group.recipient.sid
         if policy.scope_guid:
-            return policy.scope_guid == group.recipient.guid
+            return policy.scope_guid in (group.recipient.guid, group.recipient.external_directory_object_id)
         return policy.scope_name.lower() in (group.recipient.name.lower(), group.address)
     return policy.scope_name.lower() == address
 

@@ -20,18 +20,20 @@ from auditor.demo import (
 )
 from auditor.engine import evaluate
 from auditor.models.baseline import load_baseline
+from tests.faults.conftest import REALISTIC
 
 
 def _identities(findings) -> list[tuple[str, str, str, str]]:
     return sorted((f["check_id"], f["integration"], f["resource"], f["status"]) for f in findings)
 
 
-def test_audit_against_a_running_emulator_matches_the_demo_path(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("realism", [None, REALISTIC], ids=["default", "realistic"])
+def test_audit_against_a_running_emulator_matches_the_demo_path(tmp_path, monkeypatch, capsys, realism):
     tenant = json.loads(DEMO_TENANT.read_text())
     monkeypatch.setenv("AUDITOR_CLIENT_SECRET", tenant["emulator"]["clients"][0]["secret"])
     monkeypatch.setenv("AUDITOR_PSRP_PASSWORD", tenant["emulator"]["jumpHost"]["password"])
     monkeypatch.delenv("AZURE_CLIENT_SECRET", raising=False)
-    with running_emulator(DEMO_TENANT) as server:
+    with running_emulator(DEMO_TENANT, realism=realism) as server:
         intent = re.sub(r"(?ms)^\[tenant\].*?(?=^\[)", "", DEMO_BASELINE.read_text())
         baseline_file = tmp_path / "emulator.toml"
         baseline_file.write_text(baseline_toml(server) + "\n" + intent)

@@ -11,13 +11,15 @@ import pytest
 from auditor.cli import main
 from auditor.demo import DEMO_TENANT
 from auditor.emulator.tenant import load_tenant
+from tests.faults.conftest import REALISTIC
 
 
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory) -> tuple[int, Path]:
+@pytest.fixture(scope="module", params=[None, REALISTIC], ids=["default", "realistic"])
+def demo_run(request, tmp_path_factory) -> tuple[int, Path]:
+    """The demo, with the emulator's default forms and with the undocumented ones farthest from them."""
     out = tmp_path_factory.mktemp("demo")
     with pytest.raises(SystemExit) as exc:
-        main(["demo", "--out", str(out), "--quiet"])
+        main(["demo", "--out", str(out), "--quiet", *(["--realism", request.param] if request.param else [])])
     return int(exc.value.code), out
 
 

@@ -13,9 +13,11 @@ from auditor.demo import DEMO_BASELINE, DEMO_TENANT, emulator_baseline, emulator
 from auditor.engine import evaluate
 from auditor.models.baseline import load_baseline
 from auditor.models.findings import Status
+from tests.faults.conftest import REALISTIC
 
 
-def test_missing_exchange_manage_as_app_is_error_findings_and_exit_3(capsys, tmp_path):
+@pytest.mark.parametrize("realism", [None, REALISTIC], ids=["default", "realistic"])
+def test_missing_exchange_manage_as_app_is_error_findings_and_exit_3(capsys, tmp_path, realism):
     doc = json.loads(DEMO_TENANT.read_text())
     auditor_sp = next(sp["id"] for sp in doc["graph"]["servicePrincipals"]
                       if sp["appId"] == doc["emulator"]["clients"][0]["appId"])
@@ -25,7 +27,8 @@ def test_missing_exchange_manage_as_app_is_error_findings_and_exit_3(capsys, tmp
     tenant = tmp_path / "tenant.json"
     tenant.write_text(json.dumps(doc))
     with pytest.raises(SystemExit) as exc:
-        main(["demo", "--tenant", str(tenant), "--out", str(tmp_path / "out"), "--quiet"])
+        main(["demo", "--tenant", str(tenant), "--out", str(tmp_path / "out"), "--quiet",
+              *(["--realism", realism] if realism else [])])
     err = capsys.readouterr().err
     assert exc.value.code == 3
     lines = [line for line in err.splitlines() if line.strip()]
@@ -40,8 +43,9 @@ def test_missing_exchange_manage_as_app_is_error_findings_and_exit_3(capsys, tmp
         assert (tmp_path / "out" / name).exists()
 
 
-def test_wrong_jump_host_password_names_the_cause():
-    with running_emulator(DEMO_TENANT) as server:
+@pytest.mark.parametrize("realism", [None, REALISTIC], ids=["default", "realistic"])
+def test_wrong_jump_host_password_names_the_cause(realism):
+    with running_emulator(DEMO_TENANT, realism=realism) as server:
         base = emulator_baseline(load_baseline(DEMO_BASELINE), server)
         settings = emulator_settings(server)
         settings.psrp_password = "not-the-password"

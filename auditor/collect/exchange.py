@@ -16,6 +16,13 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from auditor.collect.canaries import EXO_POOL_SOURCE, POOL_SOURCE, canaries_section, in_pool, is_group, probes
+from auditor.collect.exchange_identities import (
+    NO_POLICIES_SOURCE,
+    ROLE_SOURCE,
+    mailbox_ids,
+    names_mailbox,
+    service_principal_assignments,
+)
 from auditor.collect.exchange_sections import (
     SECTIONS,
     SOURCES,
@@ -34,7 +41,6 @@ from auditor.models.snapshot import Section, SectionStatus
 
 __all__ = ["SECTIONS", "SOURCES", "ExchangeCollector", "collect_exchange", "error_sections"]
 
-ROLE_FALLBACK_SOURCE = "exo:Get-ManagementRoleAssignment (filtered by RoleAssignee in Get-ServicePrincipal ObjectIds)"
 MEMBER_KEYS = ("Name", "PrimarySmtpAddress", "Guid", "ExternalDirectoryObjectId", "RecipientTypeDetails")
 TEST_BATCH = 50  # Test-ApplicationAccessPolicy statements per pipeline (measured: see the report of issue 4)
 LOOKUP_BATCH = 50
@@ -79,8 +85,7 @@ class ExchangeCollector:
         started = time.monotonic()
         with ThreadPoolExecutor(max_workers=10, thread_name_prefix="exo-read") as run:
             pool_f = run.submit(self._mailbox_pool)
-            policies_f = run.submit(self._listing, "exchange.applicationAccessPolicies",
-                                    Command("Get-ApplicationAccessPolicy"))
+            policies_f = run.submit(self._policies)
             principals_f = run.submit(self._principals)
             groups_f = run.submit(self._groups)
             scopes_f = run.submit(self._listing, "exchange.managementScopes", Command("Get-ManagementScope"))
@@ -88,17 +93,18 @@ class ExchangeCollector:
                                  [a for i in self.integrations for a in (*i.mailboxes, *i.canaries)])
             breaker: list[str] = []  # one run of like failures for both waves of authorization tests
             early = probes(self.integrations, None)
-            auth_early_f = run.submit(lambda: self._authorization_items(early, *principals_f.result(), breaker))
+            auth_early_f = run.submit(lambda: self._authorization_items(
+                early, *principals_f.result(), breaker, _found_rows(found_f.result())))
             recipients_f = run.submit(lambda: self._recipients(policies_f.result(), groups_f.result()))
             (pool, pool_error), groups = pool_f.result(), groups_f.result()
             canaries, sampled = canaries_section(self.integrations, groups, self._scope_guids, pool, pool_error,
                                                  self.baseline.policy.canary_sample_size, self._pool_facts["source"])
             probed = probes(self.integrations, canaries)
             later = {k: v for k, v in probed.items() if k not in early}
+            mailboxes, rows = self._mailboxes(found_f.result(), sampled)
             auth_late_f = run.submit(lambda: (auth_early_f.result(),
-                                              self._authorization_items(later, *principals_f.result(), breaker)))
-            mailboxes, guids = self._mailboxes(found_f.result(), sampled)
-            access = self._access_tests(probed, guids)
+                                              self._authorization_items(later, *principals_f.result(), breaker, rows)))
+            access = self._access_tests(probed, rows)
             (auth_keys_early, found_early), (auth_keys_late, found_late) = auth_late_f.result()
             authorization = self._authorization_section(probed, [*auth_keys_early, *auth_keys_late],
                                                         {**found_early, **found_late})
@@ -124,25 +130,29 @@ class ExchangeCollector:
         return failed(name, f"{command.describe()}: {problem}", source) if problem else ok(name, out.rows,
                                                                                              source=source)
 
+    def _policies(self) -> Section:
+        """Every access policy. A tenant that never had one may answer not-found instead of an empty list
+        (docs/microsoft-facts.md): that is no policies, and the section's source says so."""
+        name = "exchange.applicationAccessPolicies"
+
+        def none_yet(exc: PipelineFailed) -> Section:
+            return ok(name, [], source=NO_POLICIES_SOURCE) if exc.error.not_found else failed(name, str(exc))
+
+        section = self._listing(name, Command("Get-ApplicationAccessPolicy"), on_failure=none_yet)
+        if section.status is SectionStatus.ERROR and "couldn't be found" in (section.error or ""):
+            return ok(name, [], source=NO_POLICIES_SOURCE)  # the same answer as a non-terminating error
+        return section
+
     def _principals(self) -> tuple[Section, Section]:
-        """Service principals, then their role assignments; a host refusing -RoleAssigneeType (undocumented)
-        gets every assignment, filtered here by RoleAssignee in the service principals' ObjectIds."""
+        """Service principals, then every role assignment, kept to those of service principals here: the
+        -RoleAssigneeType filter would need ServicePrincipal, which is not a documented value."""
         sps = self._listing("exchange.servicePrincipals", Command("Get-ServicePrincipal"))
         name = "exchange.roleAssignments"
-
-        def fallback(exc: PipelineFailed) -> Section:
-            if "RoleAssigneeType" not in exc.error.message and "Parameter" not in exc.error.fq_error:
-                return failed(name, str(exc))
-            if sps.status is not SectionStatus.OK:
-                return failed(name, f"{exc}; the fallback needs Get-ServicePrincipal: {sps.error}",
-                               ROLE_FALLBACK_SOURCE)
-            every = self._listing(name, Command("Get-ManagementRoleAssignment"), ROLE_FALLBACK_SOURCE)
-            ids = {str(sp.get(k) or "").lower() for sp in sps.data for k in ("ObjectId", "AppId")} - {""}
-            return every if every.status is not SectionStatus.OK else ok(name, [
-                r for r in every.data if str(r.get("RoleAssignee") or "").lower() in ids], source=ROLE_FALLBACK_SOURCE)
-
-        command = Command("Get-ManagementRoleAssignment", {"RoleAssigneeType": "ServicePrincipal"})
-        return sps, self._listing(name, command, on_failure=fallback)
+        every = self._listing(name, Command("Get-ManagementRoleAssignment"), ROLE_SOURCE)
+        if every.status is not SectionStatus.OK:
+            return sps, every
+        kept, problem = service_principal_assignments(every.data, sps)
+        return sps, failed(name, problem, ROLE_SOURCE) if problem else ok(name, kept, source=ROLE_SOURCE)
 
     def _mailbox_pool(self) -> tuple[list[dict[str, Any]] | None, str | None]:
         """Get-EXOMailbox's Minimum set where the endpoint has the module's cmdlets, else Get-Mailbox (a direct
@@ -225,17 +235,15 @@ class ExchangeCollector:
         return {**row, "Members": [{k: m[k] for k in MEMBER_KEYS if k in m} for m in members.rows]}, None, False
 
     def _mailboxes(self, found: dict[str, ItemResult], sampled: dict[str, list[dict[str, Any]]]
-                   ) -> tuple[Section, dict[str, str]]:
+                   ) -> tuple[Section, dict[str, dict[str, Any]]]:
         """Queue and explicit-canary mailboxes (looked up) plus the sampled canaries (rows from the pool); and
-        each address's Guid, which access-test rows name (MailboxId)."""
+        each address's row, whose identifiers the tests need (MailboxId, -Resource)."""
         extra = {str(r["PrimarySmtpAddress"]).lower(): r for rows in sampled.values() for r in rows}
         queried = [*found, *(a for a in extra if a not in found)]
         section = items_section("exchange.mailboxes", list(found), found, True, lambda k, it: it.rows, queried)
-        guids = {k: str(it.rows[0].get("Guid") or "").lower() for k, it in found.items() if it.rows and not it.error}
-        guids.update({a: str(r.get("Guid") or "").lower() for a, r in extra.items()})
         if section.status is SectionStatus.OK:
             section = ok(section.name, by_guid([*section.data, *extra.values()]), queried, section.item_errors)
-        return section, guids
+        return section, {**_found_rows(found), **extra}
 
     def _recipients(self, policies: Section, groups: Section) -> Section:
         """Get-Recipient for the scope groups, each policy's scope (the Guid of ScopeIdentityRaw "<Sid>;<Guid>")
@@ -255,12 +263,14 @@ class ExchangeCollector:
             section = ok(section.name, by_guid(section.data), wanted, section.item_errors)
         return section
 
-    def _access_tests(self, probed: dict[str, tuple[str, str]], guids: dict[str, str]) -> Section:
-        """Test-ApplicationAccessPolicy, batched: rows name their input by (AppId, MailboxId = the Guid)."""
+    def _access_tests(self, probed: dict[str, tuple[str, str]], rows: dict[str, dict[str, Any]]) -> Section:
+        """Test-ApplicationAccessPolicy, batched: rows name their input by AppId and MailboxId, whichever of the
+        mailbox's identifiers MailboxId carries (undocumented; a row matching none reruns alone)."""
+        ids = {address: mailbox_ids(row) for address, row in rows.items()}
+
         def owns(key: str, row: dict[str, Any]) -> bool:
             app, address = probed[key]
-            guid = guids.get(address.lower())
-            return bool(guid) and str(row.get("AppId") or "").lower() == app and str(row.get("MailboxId")) == guid
+            return str(row.get("AppId") or "").lower() == app and names_mailbox(row, ids.get(address.lower(), set()))
 
         keys = list(probed)
         found = self.pool.read_items(keys, lambda k: Command("Test-ApplicationAccessPolicy", {
@@ -269,18 +279,22 @@ class ExchangeCollector:
             {**it.rows[0], "Identity": probed[k][1].lower()}] if it.rows else [], keys)
 
     def _authorization_items(self, probed: dict[str, tuple[str, str]], sps: Section, roles: Section,
-                             breaker: list[str]) -> tuple[list[str], dict[str, ItemResult]]:
+                             breaker: list[str], mailboxes: dict[str, dict[str, Any]]
+                             ) -> tuple[list[str], dict[str, ItemResult]]:
         """Test-ServicePrincipalAuthorization, one pipeline each (rows name neither app nor mailbox), spread over
-        the pools; for apps with RBAC assignments and every `access_model = "rbac"` integration."""
+        the pools; for apps with RBAC assignments and every `access_model = "rbac"` integration. -Resource is
+        the mailbox's Guid: the parameter takes a name, DN or GUID, not an address (docs/microsoft-facts.md),
+        so a mailbox that was not found is not tested (the checks skip it: MBX-001)."""
         apps = {i.app_id.lower() for i in self.integrations if i.access_model == "rbac"}
         if sps.status is SectionStatus.OK and roles.status is SectionStatus.OK:
             assignees = {str(r.get("RoleAssignee") or "").lower() for r in roles.data}
             apps |= {str(sp.get("AppId")).lower() for sp in sps.data
                      if {str(sp.get("ObjectId") or "").lower(), str(sp.get("AppId") or "").lower()} & assignees}
-        keys = [k for k, (app, _) in probed.items() if app in apps]
+        guids = {a: str(row.get("Guid") or "") for a, row in mailboxes.items()}
+        keys = [k for k, (app, address) in probed.items() if app in apps and guids.get(address.lower())]
         found = self.pool.read_items(keys, lambda k: Command("Test-ServicePrincipalAuthorization", {
-            "Identity": probed[k][0], "Resource": probed[k][1]}), lambda k, row: True, lambda k: probed[k][1], 1,
-            failures=breaker)
+            "Identity": probed[k][0], "Resource": guids[probed[k][1].lower()]}), lambda k, row: True,
+            lambda k: guids[probed[k][1].lower()], 1, failures=breaker)
         return keys, found
 
     def _authorization_section(self, probed: dict[str, tuple[str, str]], tested: list[str],
@@ -288,3 +302,8 @@ class ExchangeCollector:
         keys = [k for k in probed if k in set(tested)]  # in probe order, whichever wave tested them
         return items_section("exchange.authorizationTests", keys, found, False, lambda k, it: [
             {"AppId": probed[k][0], "Resource": probed[k][1].lower(), "Rows": it.rows}], keys)
+
+
+def _found_rows(found: dict[str, ItemResult]) -> dict[str, dict[str, Any]]:
+    """The one Get-Mailbox row of each address looked up and found."""
+    return {k: it.rows[0] for k, it in found.items() if it.rows and not it.error}

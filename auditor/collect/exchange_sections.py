@@ -16,7 +16,7 @@ SOURCES = {
     "exchange.mailboxes": "exo:Get-Mailbox -Identity (sampled canaries: Get-Mailbox -ResultSize Unlimited)",
     "exchange.accessTests": "exo:Test-ApplicationAccessPolicy -Identity -AppId",
     "exchange.servicePrincipals": "exo:Get-ServicePrincipal",
-    "exchange.roleAssignments": "exo:Get-ManagementRoleAssignment -RoleAssigneeType ServicePrincipal",
+    "exchange.roleAssignments": "exo:Get-ManagementRoleAssignment",
     "exchange.managementScopes": "exo:Get-ManagementScope",
     "exchange.authorizationTests": "exo:Test-ServicePrincipalAuthorization -Identity -Resource",
     "canaries": CANARIES_SOURCE,

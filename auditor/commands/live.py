@@ -43,6 +43,9 @@ Insecure = Annotated[bool, typer.Option(
     "--insecure-skip-tls-verify",
     help="Do not verify TLS certificates (Graph, sign-in, Exchange). Only for a lab behind broken TLS "
          "inspection: prefer [auth] ca_bundle. The run says so on stderr and in every report.")]
+RealismOption = Annotated[str | None, typer.Option(
+    "--realism", help="Which undocumented Exchange forms the emulator serves, e.g. "
+    "mailboxId=mailbox_sid,noPolicies=error; overrides the tenant file's emulator.realism (docs/emulator.md).")]
 HistorySnapshot = Annotated[bool, typer.Option("--history-snapshot", help="Also store the raw snapshot in the "
                                                "history (it holds no secrets, but is large).")]
 
@@ -115,6 +118,7 @@ def demo_command(
     fmt: Formats = None,
     faults: Annotated[str | None, typer.Option("--faults", help="Fault injection for the emulator, e.g. "
                                                "seed=7,latency_ms=20,throttle_every=5 (docs/emulator.md).")] = None,
+    realism: RealismOption = None,
     exchange_transport: Annotated[ExchangeTransport | None, typer.Option(
         "--exchange-transport", help="How Exchange is reached: psrp (the default; a jump host over PowerShell "
         "remoting), local (a pwsh child on this machine; here the emulator's stand-in for pwsh), rest "
@@ -130,6 +134,7 @@ def demo_command(
     History only when asked (--history PATH, or history.path in the baseline)."""
     from auditor.demo import DEMO_BASELINE, DEMO_TENANT, emulator_baseline, emulator_settings, running_emulator
     from auditor.emulator.faults import FaultPlan
+    from auditor.emulator.realism import Realism
 
     options = RunOptions(out=out, formats=formats(fmt), fail_on=fail_on, history=history, no_history=no_history,
                          fail_on_new=fail_on_new)
@@ -137,10 +142,11 @@ def demo_command(
     if exchange_transport is not None:
         base = replace(base, exchange=replace(base.exchange, transport=exchange_transport))
     plan = FaultPlan.parse(faults) if faults else None
+    Realism().with_spec(realism)  # a bad --realism fails here, before anything starts
     store = open_history(options, base, on_by_default=False)
     with Console(quiet, verbose) as console:
         console.step("starting the tenant emulator")
-        with running_emulator(tenant or DEMO_TENANT, plan) as server:
+        with running_emulator(tenant or DEMO_TENANT, plan, realism=realism) as server:
             aimed = emulator_baseline(base, server)
             snapshot = collect_run(aimed, emulator_settings(server), console)
         return _finished(finish_run(snapshot, aimed, out, options, store, console))
@@ -152,6 +158,7 @@ def emulator_command(
     port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (0: any free port, or the one kept in "
                                       "--state-dir).")] = 0,
     faults: Annotated[str | None, typer.Option("--faults", help="Fault injection, as for `auditor demo`.")] = None,
+    realism: RealismOption = None,
     state_dir: Annotated[Path | None, typer.Option(
         "--state-dir", help="Keep the CA, keys and port here (made 0700) across restarts, so a baseline written "
         "for this emulator stays valid. Without it each start makes a new CA and port.",
@@ -161,15 +168,18 @@ def emulator_command(
     Ctrl+C or SIGTERM stops it and removes its throwaway keys."""
     from auditor.demo import DEMO_TENANT, running_emulator
     from auditor.emulator.faults import FaultPlan
+    from auditor.emulator.realism import Realism
     from auditor.emulator.state import keep_port, open_state
 
     if not 0 <= port <= 65535:
         raise ConfigError(f"--port {port}: must be 1 to 65535 (or 0: any free port)")
     plan = FaultPlan.parse(faults) if faults else None
+    Realism().with_spec(realism)
     source = tenant or DEMO_TENANT
     state = open_state(state_dir) if state_dir is not None else None
     with _signals_stop_like_ctrl_c(), running_emulator(
-            source, plan, port=port or (state.port if state else 0), certs=state.certs if state else None) as server:
+            source, plan, port=port or (state.port if state else 0), certs=state.certs if state else None,
+            realism=realism) as server:
         if state is not None:
             keep_port(state, server.port)
         try:
@@ -185,6 +195,7 @@ def emulator_command(
 def _print_emulator(server: EmulatorServer, source: Path) -> None:
     from auditor.demo import baseline_toml
     from auditor.emulator.pwsh_launcher import standin_pwsh
+    from auditor.emulator.realism import realism_of
 
     typer.echo(f"# tenant emulator for {server.tenant.display_name} ({server.tenant.id})")
     typer.echo(f"# Entra authority: {server.authority}")
@@ -192,6 +203,7 @@ def _print_emulator(server: EmulatorServer, source: Path) -> None:
     typer.echo(f"# WSMan/PSRP:      {server.base_url}/wsman")
     typer.echo(f"# CA certificate:  {server.ca_path}")
     typer.echo(f"# pwsh stand-in:   {standin_pwsh(server)} (transport = \"local\": set it as pwsh_path)")
+    typer.echo(f"# Exchange realism: {realism_of(server.tenant.doc).describe()} (docs/emulator.md)")
     typer.echo("# Secrets come from the environment, as in a real run: set AUDITOR_CLIENT_SECRET to")
     typer.echo(f"# emulator.clients[0].secret and AUDITOR_PSRP_PASSWORD to emulator.jumpHost.password of {source}")
     typer.echo("# A baseline for it: save as emulator.toml, add your integrations, then run")

@@ -13,6 +13,7 @@ from typing import Any
 from cryptography import x509
 
 from auditor.emulator.builtin import builtin_service_principals
+from auditor.emulator.realism import Realism
 
 GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 ZERO_GUID = "00000000-0000-0000-0000-000000000000"
@@ -305,6 +306,10 @@ def check_emulator_shapes(doc: dict[str, Any]) -> None:
             raise Invalid("emulator.jumpHost: must be an object")
         require_str(jump, "emulator.jumpHost", "username")
         require_str(jump, "emulator.jumpHost", "password")
+    try:  # which undocumented forms Exchange serves (auditor/emulator/realism.py)
+        emu["realism"] = Realism.from_mapping(emu.get("realism")).as_dict()
+    except ValueError as exc:
+        raise Invalid(str(exc)) from None
 
 
 EXPIRED_TOKEN_FORMS = ("unauthorized", "commandNotFound")

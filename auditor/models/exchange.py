@@ -21,6 +21,9 @@ class AccessPolicy:
     scope_name: str
     scope_guid: str | None  # the second half of ScopeIdentityRaw "<Sid>;<Guid>"
     is_valid: bool  # false when the scope is gone or is not a security principal: the policy then does nothing
+    # The first half of ScopeIdentityRaw. Which GUID the second half is (the Exchange Guid or the Entra object
+    # id) is undocumented, so a scope is matched on the Sid first (docs/microsoft-facts.md).
+    scope_sid: str | None = None
 
     @property
     def is_wildcard(self) -> bool:
@@ -42,6 +45,7 @@ class Recipient:
     guid: str
     external_directory_object_id: str | None
     recipient_type_details: str
+    sid: str | None = None  # where the cmdlet's output carries it (Get-DistributionGroup, Get-Mailbox)
 
 
 @dataclass(frozen=True)
@@ -60,7 +64,7 @@ class Group:
 class AccessTest:
     app_id: str
     identity: str  # the mailbox address the collector asked about, lower-cased
-    mailbox_id: str
+    mailbox_id: str  # undocumented: a Guid, ExchangeGuid, directory object id or a Sid (docs/microsoft-facts.md)
     access_check_result: str  # Granted | Denied
 
     @property
@@ -115,12 +119,13 @@ class AuthorizationTest:
 def parse_policy(obj: Any) -> AccessPolicy:
     where = f"application access policy {obj.get('Identity') if isinstance(obj, dict) else obj!r}"
     raw = p.text(obj, "ScopeIdentityRaw", where, nullable=True) or ""
-    scope_guid = raw.split(";", 1)[1].strip().lower() if ";" in raw else None
+    scope_sid, _, scope_guid = (part.strip().lower() for part in raw.partition(";")) if ";" in raw else ("", "", "")
     app_id = p.text(obj, "AppId", where).strip().lower()
     return AccessPolicy(identity=p.text(obj, "Identity", where, nullable=True) or "", app_id=app_id,
                         access_right=p.text(obj, "AccessRight", where),
                         scope_name=p.text(obj, "ScopeName", where, nullable=True) or "",
-                        scope_guid=scope_guid or None, is_valid=p.field(obj, "IsValid", bool, where))
+                        scope_guid=scope_guid or None, is_valid=p.field(obj, "IsValid", bool, where),
+                        scope_sid=scope_sid or None)
 
 
 def parse_recipient(obj: Any, where: str = "") -> Recipient:
@@ -129,7 +134,8 @@ def parse_recipient(obj: Any, where: str = "") -> Recipient:
                      address=(p.text(obj, "PrimarySmtpAddress", where, nullable=True) or "").lower(),
                      guid=p.guid(obj, "Guid", where),
                      external_directory_object_id=p.guid(obj, "ExternalDirectoryObjectId", where, nullable=True),
-                     recipient_type_details=p.text(obj, "RecipientTypeDetails", where))
+                     recipient_type_details=p.text(obj, "RecipientTypeDetails", where),
+                     sid=str(obj.get("Sid") or "").lower() or None)  # absent from some cmdlets' rows
 
 
 def parse_group(obj: Any) -> Group:
@@ -143,9 +149,13 @@ def parse_group(obj: Any) -> Group:
 def parse_access_test(obj: Any) -> AccessTest:
     row = obj if isinstance(obj, dict) else {}
     where = f"access test {row.get('AppId')} / {row.get('Identity')}"
+    result = p.text(obj, "AccessCheckResult", where)
+    if result.strip().lower() not in ("granted", "denied"):
+        # Sessions in another language print the value localized ("Accordé"); reading anything but Granted as
+        # Denied would pass a reachable canary, so an unknown value is a data error (docs/microsoft-facts.md).
+        raise p.DataError(f"{where}: AccessCheckResult {result!r} is neither Granted nor Denied")
     return AccessTest(app_id=p.guid(obj, "AppId", where), identity=p.text(obj, "Identity", where).lower(),
-                      mailbox_id=p.guid(obj, "MailboxId", where),
-                      access_check_result=p.text(obj, "AccessCheckResult", where))
+                      mailbox_id=p.text(obj, "MailboxId", where).lower(), access_check_result=result.strip())
 
 
 def parse_exo_service_principal(obj: Any) -> ExoServicePrincipal:

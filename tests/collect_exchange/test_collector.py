@@ -210,19 +210,6 @@ def test_metacharacters_travel_as_data(jump_host: Pair) -> None:
     assert not any("remove" in k.lower() or "date" in k.lower() for k in delta)
 
 
-def test_role_assignment_fallback_when_the_host_refuses_the_parameter(jump_host: Pair, happy: Any) -> None:
-    server, _ = jump_host
-
-    def refuse(command: Command) -> Command:  # RoleAssigneeKind: a name the host does not know
-        params = {("RoleAssigneeKind" if k == "RoleAssigneeType" else k): v for k, v in command.parameters.items()}
-        return Command(command.name, params)
-
-    sections, _ = collect(server, audit_baseline(), wrap=lambda shell: RewritingShell(shell, refuse))
-    roles = sections["exchange.roleAssignments"]
-    assert roles.status is SectionStatus.OK and "filtered by RoleAssignee" in roles.source
-    assert roles.data == happy[0]["exchange.roleAssignments"].data
-
-
 def test_truncated_listing_is_an_error_not_a_short_list(jump_host: Pair) -> None:
     server, _ = jump_host
 

@@ -13,6 +13,7 @@ from pypsrp.wsman import WSMan
 from auditor.demo import DEMO_TENANT
 from auditor.emulator.exchange import ExchangeService, attach
 from auditor.emulator.exchange.cmdlets import ExchangeCmdlets
+from auditor.emulator.exchange.directory import derive_guid
 from auditor.emulator.exchange.model import Record
 from auditor.emulator.faults import FaultPlan
 from auditor.emulator.server import EmulatorServer
@@ -254,5 +255,5 @@ def demo_cmdlet_records() -> list[Record]:
              ("Get-ManagementRoleAssignment", [("RoleAssigneeType", "ServicePrincipal")]),
              ("Test-ApplicationAccessPolicy", [("Identity", "support@contoso.com"), ("AppId", app)]),
              ("Test-ServicePrincipalAuthorization", [("Identity", "cccccccc-0000-4000-8000-000000000003"),
-                                                     ("Resource", "archive@contoso.com")])]
+                                                     ("Resource", str(derive_guid(tenant.id, "archive@contoso.com")))])]
     return [r for name, parameters in calls for r in cmdlets.invoke(name, parameters).records]

@@ -158,7 +158,9 @@ def test_identity_resolution(cmdlets: ExchangeCmdlets, how: str) -> None:
 
 def test_rbac_authorization_scopes(cmdlets: ExchangeCmdlets) -> None:
     def in_scope(mailbox: str | None) -> dict[str, Any]:
-        params = {"Identity": APP_RBAC} | ({"Resource": mailbox} if mailbox else {})
+        # -Resource takes the mailbox's Name, DN, canonical DN or GUID (not its address): send the Guid.
+        guid = cmdlets.invoke("Get-Mailbox", {"Identity": mailbox}).records[0].properties["Guid"] if mailbox else 0
+        params = {"Identity": APP_RBAC} | ({"Resource": str(guid)} if mailbox else {})
         return {
             r.properties["RoleName"]: r.properties
             for r in cmdlets.invoke("Test-ServicePrincipalAuthorization", params).records
@@ -183,6 +185,14 @@ def test_rbac_authorization_scopes(cmdlets: ExchangeCmdlets) -> None:
     assert {row["InScope"] for row in in_scope(None).values()} == {"Not Run"}
     for identity in (RBAC_OBJECT_ID, "ticketing"):
         assert len(cmdlets.invoke("Test-ServicePrincipalAuthorization", {"Identity": identity}).records) == 3
+    (support_row,) = cmdlets.invoke("Get-Mailbox", {"Identity": "support@contoso.com"}).records
+    by_name = cmdlets.invoke("Test-ServicePrincipalAuthorization", {
+        "Identity": APP_RBAC, "Resource": support_row.properties["Name"]})
+    assert len(by_name.records) == 3 and not by_name.errors
+    # An SMTP address is not among the documented forms of -Resource: unresolved, like a name that names nothing.
+    smtp = cmdlets.invoke("Test-ServicePrincipalAuthorization",
+                          {"Identity": APP_RBAC, "Resource": "support@contoso.com"})
+    assert not smtp.records and "couldn't be found" in smtp.errors[0].message
     missing = cmdlets.invoke("Test-ServicePrincipalAuthorization", {"Identity": "nope"})
     assert not missing.records and "couldn't be found" in missing.errors[0].message
 

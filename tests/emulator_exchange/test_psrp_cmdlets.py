@@ -11,6 +11,7 @@ import pytest
 from pypsrp.powershell import PowerShell, RunspacePool
 
 from auditor.emulator.exchange import ExchangeService, exo_mailbox
+from auditor.emulator.exchange.directory import derive_guid
 from auditor.emulator.server import EmulatorServer
 
 from .helpers import (
@@ -19,6 +20,7 @@ from .helpers import (
     APP_RESTRICTED,
     BULK_MAILBOXES,
     RBAC_OBJECT_ID,
+    TENANT_ID,
     exchange_pool,
     props,
     run,
@@ -58,6 +60,8 @@ def test_mailbox_shape(pool: RunspacePool) -> None:
     assert types[0] == DM + "Mailbox" and types[-1] == "Deserialized.System.Object"
     assert list(mailbox) == [
         *RECIPIENT,
+        "ExchangeGuid",
+        "Sid",
         "UserPrincipalName",
         "Department",
         *(f"CustomAttribute{i}" for i in range(1, 16)),
@@ -86,7 +90,8 @@ def test_get_exo_mailbox_refuses_an_unknown_property_set(pool: RunspacePool) -> 
 def test_group_and_member_shapes(pool: RunspacePool) -> None:
     types, group = _one(pool, "Get-DistributionGroup", Identity="cctr_sec_group@contoso.com")
     assert types[0] == DM + "DistributionGroup"
-    assert list(group) == [*RECIPIENT, "ManagedBy", "MemberJoinRestriction", "MemberDepartRestriction", "GroupType"]
+    assert list(group) == [*RECIPIENT, "Sid", "ManagedBy", "MemberJoinRestriction", "MemberDepartRestriction",
+                           "GroupType"]
     assert group["ManagedBy"] == ["Exchange Admin", "admin@contoso.com"]
     assert (group["MemberJoinRestriction"], group["MemberDepartRestriction"]) == ("Closed", "Closed")
     assert group["GroupType"] == "Universal, SecurityEnabled"
@@ -166,7 +171,8 @@ def test_rbac_shapes(pool: RunspacePool) -> None:
     types, scope = _one(pool, "Get-ManagementScope")
     assert types[0].endswith("SystemConfiguration.ManagementScope")
     assert scope["RecipientRestrictionFilter"] == "CustomAttribute1 -eq 'support'"
-    ps = run(pool, "Test-ServicePrincipalAuthorization", Identity=APP_RBAC, Resource="escalations@contoso.com")
+    escalations = str(derive_guid(TENANT_ID, "escalations@contoso.com"))  # -Resource takes a GUID, not an address
+    ps = run(pool, "Test-ServicePrincipalAuthorization", Identity=APP_RBAC, Resource=escalations)
     rows = {props(o)["RoleName"]: props(o) for o in ps.output}
     assert list(rows["Application Mail.Send"]) == [
         "RoleName",

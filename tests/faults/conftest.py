@@ -28,6 +28,10 @@ FAST_RETRY = RetryPolicy(max_attempts=RetryPolicy().max_attempts, max_total_wait
 FAST_PSRP_BACKOFF = (0.01, 0.02, 0.04)
 REPORTS = ("snapshot.json", "findings.json", "findings.csv", "report.html", "junit.xml")
 FIGURES: Counter[str] = Counter()
+# The realism profile (docs/emulator.md) farthest from the defaults: what the fault matrix and the end-to-end
+# tests also run under, so their verdicts are shown not to depend on the undocumented Exchange forms.
+REALISTIC = ("scopeIdentityGuid=entra_object_id,mailboxId=mailbox_sid,roleAssigneeTypeFilter=non_terminating_error,"
+             "noPolicies=error")
 # The emulator's clock for every run of the matrix, a few minutes back: "days left" on a credential is then the
 # same whole number in every run (a run in the very second of the clock would see one more day).
 CLOCK = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
@@ -67,8 +71,8 @@ def apply_fast_waits(monkeypatch: pytest.MonkeyPatch) -> None:
     real_psrp = PsrpSettings.from_baseline.__func__  # type: ignore[attr-defined]
 
     @contextlib.contextmanager
-    def pinned(tenant_file: Path, faults: Any = None, port: int = 0, now: Any = None) -> Iterator[Any]:
-        with real_running(tenant_file, faults, port=port, now=now or CLOCK) as server:
+    def pinned(tenant_file: Path, faults: Any = None, port: int = 0, now: Any = None, **more: Any) -> Iterator[Any]:
+        with real_running(tenant_file, faults, port=port, now=now or CLOCK, **more) as server:
             yield server
 
     def quick_settings(server: Any) -> Any:

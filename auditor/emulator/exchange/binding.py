@@ -7,9 +7,14 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from auditor.emulator.exchange.directory import Recipient
-from auditor.emulator.exchange.model import CmdletError, CmdletResult, parameter_error
+from auditor.emulator.exchange.model import CmdletError, CmdletResult, ErrorInfo, parameter_error
 
 T = TypeVar("T")
+# An enum parameter: its .NET type and documented values. -RoleAssigneeType (Get-ManagementRoleAssignment.md) does
+# not list ServicePrincipal; the realism profile roleAssigneeTypeFilter decides whether the emulator accepts it.
+ROLE_ASSIGNEE_TYPE = ("Microsoft.Exchange.Data.Directory.SystemConfiguration.RoleAssigneeType",
+                      ("User", "SecurityGroup", "RoleAssignmentPolicy", "ForeignSecurityPrincipal", "RoleGroup",
+                       "LinkedRoleGroup", "Computer"))
 Parameters = Mapping[str, Any] | Sequence[tuple[str | None, Any]]
 DEFAULT_RESULT_SIZE = 1000
 MORE_RESULTS = (
@@ -108,3 +113,13 @@ def type_filter(bound: Mapping[str, Any]) -> Callable[[Recipient], bool]:
     values = wanted if isinstance(wanted, list) else str(wanted).split(",")
     names = {str(v).strip().lower() for v in values}
     return lambda r: r.recipient_type_details.lower() in names
+
+
+def enum_refused(cmdlet: str, parameter: str, value: str, enum: tuple[str, tuple[str, ...]]) -> ErrorInfo:
+    """The parameter-binding error PowerShell gives a value outside an enum parameter's names."""
+    type_name, names = enum
+    return parameter_error(
+        cmdlet, "CannotConvertArgumentNoMessage",
+        f"Cannot bind parameter '{parameter}'. Cannot convert value \"{value}\" to type \"{type_name}\". Error: "
+        f"\"Unable to match the identifier name {value} to a valid enumerator name. Specify one of the following "
+        f"enumerator names and try again: {', '.join(names)}\"", value)

@@ -14,7 +14,16 @@ from typing import Any
 
 from auditor.emulator.exchange import exo_mailbox, records
 from auditor.emulator.exchange.access import Rbac, check_access, load_policies
-from auditor.emulator.exchange.binding import Parameters, T, bind, limit, text, type_filter
+from auditor.emulator.exchange.binding import (
+    ROLE_ASSIGNEE_TYPE,
+    Parameters,
+    T,
+    bind,
+    enum_refused,
+    limit,
+    text,
+    type_filter,
+)
 from auditor.emulator.exchange.directory import Directory, Recipient
 from auditor.emulator.exchange.model import (
     CmdletError,
@@ -22,6 +31,7 @@ from auditor.emulator.exchange.model import (
     ErrorFactory,
     command_not_found,
 )
+from auditor.emulator.realism import realism_of
 
 NOT_MAILBOXES = frozenset({"mailuser", "guestmailuser"})
 
@@ -45,6 +55,7 @@ class ExchangeCmdlets:
         self.policies = load_policies(exchange.get("applicationAccessPolicies") or (), self.directory)
         self.rbac = Rbac(exchange, self.directory)  # raises TenantFileError for a filter outside the subset
         self.errors = ErrorFactory(tenant_id, now)
+        self.realism = realism_of(doc)  # the undocumented forms this tenant serves (docs/emulator.md)
 
     def canonical_name(self, name: str) -> str | None:
         spec = _SPECS.get(name.lower())
@@ -147,8 +158,13 @@ def _get_group_member(svc: ExchangeCmdlets, bound: dict[str, Any]) -> CmdletResu
 
 
 def _get_policy(svc: ExchangeCmdlets, bound: dict[str, Any]) -> CmdletResult:
-    """Like Exchange, an -Identity that names no policy returns every policy."""
-    rows = [records.policy(p, svc.directory, svc.tenant_id) for p in svc.policies]
+    """Like Exchange, an -Identity that names no policy returns every policy. A tenant without any policy
+    answers an empty list, or (realism noPolicies=error) a terminating not-found error, as Microsoft365DSC
+    reports for tenants that never had one (docs/microsoft-facts.md)."""
+    if not svc.policies and svc.realism.no_policies == "error":
+        raise CmdletError(svc.errors.not_found("Get-ApplicationAccessPolicy", svc.tenant_id))
+    entra = svc.realism.scope_identity_guid == "entra_object_id"
+    rows = [records.policy(p, svc.directory, svc.tenant_id, entra) for p in svc.policies]
     wanted = text(bound.get("Identity")).lower()
     if wanted:
         chosen = [r for r in rows if wanted in (r.to_string.lower(), r.to_string.split("\\", 1)[-1].lower())]
@@ -162,7 +178,7 @@ def _test_policy(svc: ExchangeCmdlets, bound: dict[str, Any]) -> CmdletResult:
     mailbox = svc.one_recipient("Test-ApplicationAccessPolicy", bound["Identity"], ("mailbox",), result)
     if mailbox is not None:
         verdict = check_access(svc.policies, svc.directory, app_id, mailbox)
-        result.records.append(records.policy_test(app_id, mailbox, verdict))
+        result.records.append(records.policy_test(app_id, mailbox, verdict, svc.realism.mailbox_id))
     return result
 
 
@@ -211,11 +227,26 @@ def _get_scope(svc: ExchangeCmdlets, bound: dict[str, Any]) -> CmdletResult:
 
 
 def _get_role_assignment(svc: ExchangeCmdlets, bound: dict[str, Any]) -> CmdletResult:
-    """Only RBAC-for-Applications assignments are emulated: any other -RoleAssigneeType lists nothing."""
+    """RBAC-for-Applications assignments, plus a few built-in role-group ones when no filter narrows the list.
+    `-RoleAssigneeType ServicePrincipal` is undocumented: accepted or refused per the realism profile."""
     result = CmdletResult()
     cmdlet = "Get-ManagementRoleAssignment"
-    if text(bound.get("RoleAssigneeType", "ServicePrincipal")).lower() != "serviceprincipal":
+    kind = text(bound.get("RoleAssigneeType")).lower() if "RoleAssigneeType" in bound else None
+    if kind == "serviceprincipal" and svc.realism.role_assignee_type_filter != "accepted":
+        error = enum_refused(cmdlet, "RoleAssigneeType", text(bound["RoleAssigneeType"]), ROLE_ASSIGNEE_TYPE)
+        if svc.realism.role_assignee_type_filter == "terminating_error":
+            raise CmdletError(error)
+        result.errors.append(error)
         return result
+    if kind not in (None, "serviceprincipal"):
+        if kind not in {t.lower() for t in ROLE_ASSIGNEE_TYPE[1]}:
+            raise CmdletError(enum_refused(cmdlet, "RoleAssigneeType", text(bound["RoleAssigneeType"]),
+                                           ROLE_ASSIGNEE_TYPE))
+        if kind == "rolegroup" and not ({"RoleAssignee", "Identity"} & set(bound)):
+            result.records.extend(records.role_group_assignments(bound.get("Role")))
+        return result
+    if kind is None and not ({"RoleAssignee", "Identity"} & set(bound)):
+        result.records.extend(records.role_group_assignments(bound.get("Role")))
     chosen = list(svc.rbac.assignments)
     if "RoleAssignee" in bound:
         principals = svc.rbac.find_principals(text(bound["RoleAssignee"]))
@@ -239,7 +270,11 @@ def _test_authorization(svc: ExchangeCmdlets, bound: dict[str, Any]) -> CmdletRe
         return result
     mailbox = None
     if "Resource" in bound:
-        mailbox = svc.one_recipient(cmdlet, bound["Resource"], ("mailbox",), result)
+        # -Resource is a UserIdParameter documented as Name, DN, canonical DN or GUID: an SMTP address (or any
+        # other form) is not resolved, like an identity naming nothing (docs/microsoft-facts.md).
+        wanted = text(bound["Resource"]).lower()
+        mailbox = svc.one_recipient(cmdlet, bound["Resource"], ("mailbox",), result,
+                                    lambda r: wanted in (str(r.guid), r.name.lower()))
         if mailbox is None:
             return result
     for a in svc.rbac.assignments_of(principals[0]):

@@ -65,6 +65,11 @@ class Recipient:
         return self.recipient_type_details in SECURITY_PRINCIPALS
 
     @property
+    def exchange_guid(self) -> uuid.UUID:
+        """The mailbox's ExchangeGuid (its mailbox store identity), distinct from the object Guid."""
+        return uuid.uuid5(self.guid, "ExchangeGuid")
+
+    @property
     def sid_guid(self) -> str:
         """`<Sid>;<Guid>`, the form of `ScopeIdentityRaw`."""
         return f"{self.sid};{self.guid}"
@@ -190,10 +195,13 @@ class Directory:
                 return found
         return []
 
-    def orphan_sid_guid(self, reference: str) -> str:
-        """The `<Sid>;<Guid>` a deleted recipient named `reference` would have had (policies keep it)."""
+    def orphan_sid_guid(self, reference: str, entra_object_id: bool = False) -> str:
+        """The `<Sid>;<Guid>` a deleted recipient named `reference` would have had (policies keep it); with
+        `entra_object_id`, its directory object id in place of the Guid (a realism profile)."""
         rid = _rid(self.tenant_id, reference)
-        return f"{_domain_sid(self.tenant_id)}-{rid};{derive_guid(self.tenant_id, reference)}"
+        guid = _external_id(self.tenant_id, reference, None) if entra_object_id else derive_guid(self.tenant_id,
+                                                                                                  reference)
+        return f"{_domain_sid(self.tenant_id)}-{rid};{guid}"
 
     def by_key(self, key: str) -> Recipient | None:
         found = [r for r in self._strong.get(key.lower(), ()) if r.key == key.lower()]

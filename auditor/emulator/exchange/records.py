@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from auditor.emulator.exchange.access import AccessPolicy, ManagementScope, RoleAssignment, ServicePrincipal
@@ -49,6 +50,9 @@ def _recipient_core(r: Recipient) -> dict[str, Any]:
 
 def mailbox(r: Recipient, exo: bool = False) -> Record:
     props = _recipient_core(r)
+    if not exo:  # Get-Mailbox returns every property; the REST-backed Get-EXOMailbox only the sets asked for
+        props["ExchangeGuid"] = r.exchange_guid
+        props["Sid"] = r.sid
     props["UserPrincipalName"] = r.attributes.get("UserPrincipalName", "")
     props["Department"] = r.attributes.get("Department", "")
     for name in CUSTOM_ATTRIBUTES:
@@ -58,6 +62,7 @@ def mailbox(r: Recipient, exo: bool = False) -> Record:
 
 def group(r: Recipient) -> Record:
     props = _recipient_core(r)
+    props["Sid"] = r.sid
     security = r.recipient_type_details == "MailUniversalSecurityGroup"
     props["ManagedBy"] = [str(m) for m in r.raw.get("ManagedBy") or ()]
     props["MemberJoinRestriction"] = str(r.raw.get("MemberJoinRestriction") or "Closed")
@@ -76,13 +81,17 @@ def recipient(r: Recipient) -> Record:
     return Record(REDUCED_RECIPIENT_TYPES, props, r.name)
 
 
-def policy(p: AccessPolicy, directory: Directory, tenant_id: str) -> Record:
+def policy(p: AccessPolicy, directory: Directory, tenant_id: str, entra_object_id: bool = False) -> Record:
     """A policy whose scope names no recipient keeps the raw PolicyScopeGroupId as ScopeName/ScopeIdentity
-    and the orphaned `<Sid>;<Guid>` the deleted recipient would have had as ScopeIdentityRaw."""
+    and the orphaned `<Sid>;<Guid>` the deleted recipient would have had as ScopeIdentityRaw.
+
+    Which GUID follows the Sid is undocumented: the Exchange Guid, or with `entra_object_id` the scope's
+    ExternalDirectoryObjectId (realism profile scopeIdentityGuid, docs/microsoft-facts.md)."""
     if p.scope is not None:
-        scope_name, raw = p.scope.name, p.scope.sid_guid
+        guid = p.scope.external_directory_object_id if entra_object_id else p.scope.guid
+        scope_name, raw = p.scope.name, f"{p.scope.sid};{guid}"
     else:
-        scope_name, raw = p.scope_ref, directory.orphan_sid_guid(p.scope_ref)
+        scope_name, raw = p.scope_ref, directory.orphan_sid_guid(p.scope_ref, entra_object_id)
     identity = f"{tenant_id}\\{p.app_id}:{raw}"
     props = {
         "ScopeName": scope_name,
@@ -99,11 +108,18 @@ def policy(p: AccessPolicy, directory: Directory, tenant_id: str) -> Record:
     return Record(POLICY_TYPES, props, identity)
 
 
-def policy_test(app_id: str, mailbox_: Recipient, result: str) -> Record:
+def policy_test(app_id: str, mailbox_: Recipient, result: str, mailbox_id: str = "guid") -> Record:
+    """`mailbox_id`: which identifier MailboxId carries (undocumented; realism profile mailboxId)."""
+    ids: dict[str, Any] = {
+        "guid": mailbox_.guid,
+        "exchange_guid": mailbox_.exchange_guid,
+        "external_directory_object_id": uuid.UUID(mailbox_.external_directory_object_id),
+        "mailbox_sid": mailbox_.sid,
+    }
     props = {
         "AppId": app_id,
         "Mailbox": mailbox_.name,
-        "MailboxId": mailbox_.guid,
+        "MailboxId": ids[mailbox_id],
         "MailboxSid": mailbox_.sid,
         "AccessCheckResult": result,
     }
@@ -136,6 +152,36 @@ def role_assignment(a: RoleAssignment) -> Record:
         "Enabled": True,
     }
     return Record(ROLE_ASSIGNMENT_TYPES, props, a.name)
+
+
+# Role-group assignments every tenant holds, listed beside the service principals' when no filter is sent.
+ROLE_GROUP_ASSIGNMENTS = (("Organization Management", "Mail Recipients"),
+                          ("Organization Management", "View-Only Configuration"),
+                          ("View-Only Organization Management", "View-Only Recipients"))
+
+
+def role_group_assignments(role: Any = None) -> list[Record]:
+    """The built-in role-group assignments (of one -Role when given)."""
+    return [role_group_assignment(f"{name}-{group}", name, group) for group, name in ROLE_GROUP_ASSIGNMENTS
+            if role is None or str(role).lower() == name.lower()]
+
+
+def role_group_assignment(name: str, role: str, group: str) -> Record:
+    """A built-in assignment of a role to a role group."""
+    props = {
+        "Identity": name,
+        "Name": name,
+        "Role": role,
+        "RoleAssignee": group,
+        "RoleAssigneeName": group,
+        "RoleAssigneeType": "RoleGroup",
+        "AssignmentMethod": "Direct",
+        "CustomResourceScope": None,
+        "RecipientGroupScope": None,
+        "RecipientWriteScope": "Organization",
+        "Enabled": True,
+    }
+    return Record(ROLE_ASSIGNMENT_TYPES, props, name)
 
 
 def management_scope(s: ManagementScope) -> Record:
