@@ -18,7 +18,7 @@ from auditor.models.snapshot import Section, SectionStatus
 POOL_TYPES = frozenset({"UserMailbox", "SharedMailbox", "RoomMailbox", "EquipmentMailbox"})
 # The module's bulk cmdlet, outside the REST-backed cmdlets' 15-minute limit; its Minimum property set holds
 # every property the pool rows are read for (docs/microsoft-facts.md, "Exchange Online session").
-EXO_POOL_SOURCE = "exo:Get-EXOMailbox -ResultSize Unlimited -PropertySets Minimum"
+EXO_POOL_SOURCE = "exo:Get-EXOMailbox -ResultSize Unlimited -PropertySets Minimum -Properties ExchangeGuid,Sid"
 POOL_SOURCE = "exo:Get-Mailbox -ResultSize Unlimited"  # where Get-EXOMailbox is not a command (direct endpoints)
 CANARIES_SOURCE = f"sampled from {EXO_POOL_SOURCE} (else {POOL_SOURCE.removeprefix('exo:')})"
 

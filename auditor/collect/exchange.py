@@ -163,7 +163,10 @@ class ExchangeCollector:
             self._pool_facts.update(source=POOL_SOURCE, fallback=f"Get-EXOMailbox: {one_line(exc.error.message)}")
             return self._listing("canaries", Command("Get-Mailbox", {"ResultSize": "Unlimited"}), POOL_SOURCE)
 
-        exo = Command("Get-EXOMailbox", {"ResultSize": "Unlimited", "PropertySets": "Minimum"})
+        # ExchangeGuid and Sid ride along: Test-ApplicationAccessPolicy's MailboxId may carry either
+        # (undocumented), and sampled canaries are matched back by them without a look-up of their own.
+        exo = Command("Get-EXOMailbox", {"ResultSize": "Unlimited", "PropertySets": "Minimum",
+                                         "Properties": ["ExchangeGuid", "Sid"]})
         pool = self._listing("canaries", exo, EXO_POOL_SOURCE, on_failure=fallback)
         if pool.status is not SectionStatus.OK:
             return None, pool.error

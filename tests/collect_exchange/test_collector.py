@@ -78,7 +78,8 @@ def test_happy_path_sections(happy: Any, collector_tenant_doc: dict[str, Any]) -
     pool = [m["PrimarySmtpAddress"] for m in collector_tenant_doc["exchange"]["mailboxes"]]
     in_group = {*QUEUES, "escalations@contoso.com"}
     assert canaries[CONTACT] == {"explicit": ["ceo@contoso.com"], "pool_size": 20, "pool_source":
-                                 "exo:Get-EXOMailbox -ResultSize Unlimited -PropertySets Minimum",
+                                 "exo:Get-EXOMailbox -ResultSize Unlimited -PropertySets Minimum"
+                                 " -Properties ExchangeGuid,Sid",
                                  "sampled": _expected_sample(CONTACT, pool, {*in_group, "ceo@contoso.com"}, 2)}
     assert canaries[TICKETING]["sampled"] == _expected_sample(TICKETING, pool, {"support@contoso.com",
                                                                                 "hr@contoso.com"}, 2)

@@ -65,7 +65,8 @@ def test_a_cmdlet_outside_the_apps_roles_is_one_error_line_naming_it(tmp_path: A
 def test_the_canary_pool_comes_from_get_exomailbox(tmp_path: Any) -> None:
     snapshot, _ = _audit(tmp_path, [])
     facts = snapshot.collection["exchange"]
-    assert facts["canary_pool_source"] == "exo:Get-EXOMailbox -ResultSize Unlimited -PropertySets Minimum"
+    assert facts["canary_pool_source"] == ("exo:Get-EXOMailbox -ResultSize Unlimited -PropertySets Minimum"
+                                           " -Properties ExchangeGuid,Sid")
     assert facts["pipelines_by_cmdlet"].get("Get-EXOMailbox") == 1 and "canary_pool_fallback" not in facts
 
 

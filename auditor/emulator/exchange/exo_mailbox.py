@@ -54,6 +54,8 @@ def _all_properties(r: Recipient, tenant_domain: str) -> dict[str, Any]:
         "ExchangeVersion": EXCHANGE_VERSION,
         "ExternalDirectoryObjectId": r.external_directory_object_id,
         "Guid": r.guid,
+        "ExchangeGuid": r.exchange_guid,  # not in Minimum: a -Properties name, as on Get-Mailbox's objects
+        "Sid": r.sid,
         "Id": r.name,
         "Name": r.name,
         "OrganizationId": tenant_domain,
