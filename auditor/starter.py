@@ -40,6 +40,8 @@ rest_endpoint = "https://outlook.office365.com/adminapi/beta"   # transport = "r
 credential_warning_days = 30    # CRED-002, TEN-003
 max_secret_lifetime_days = 365  # CRED-004
 canary_sample_size = 3          # SCOPE-005: mailboxes outside the scope group to probe, besides explicit canaries
+canary_rotation = "weekly"      # weekly: the sample changes with the ISO week of the run | fixed
+scope_canary_limit = 200        # SCOPE-005/007: mailboxes of the actual scope probed per integration (0 to 5000)
 
 [[integration]]
 name = "Contact Center"

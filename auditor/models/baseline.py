@@ -62,6 +62,14 @@ class PolicyConfig:
     credential_warning_days: int = 30
     max_secret_lifetime_days: int = 365
     canary_sample_size: int = 3
+    scope_canary_limit: int = 200
+    """Mailboxes of an integration's actual scope probed as scope canaries (SCOPE-005); the rest are counted."""
+    canary_rotation: str = "weekly"
+    """weekly: the sample's order includes the ISO week of the collection; fixed: the same order every run."""
+
+
+SCOPE_CANARY_LIMIT_MAX = 5000
+CANARY_ROTATIONS = ("weekly", "fixed")
 
 
 @dataclass(frozen=True)
@@ -230,13 +238,23 @@ def _exchange(r: TableReader) -> ExchangeConfig:
 
 
 def _policy(r: TableReader) -> PolicyConfig:
-    r.only({"credential_warning_days", "max_secret_lifetime_days", "canary_sample_size"})
+    r.only({"credential_warning_days", "max_secret_lifetime_days", "canary_sample_size", "scope_canary_limit",
+            "canary_rotation"})
     d = PolicyConfig()
     return PolicyConfig(
         credential_warning_days=r.number("credential_warning_days", d.credential_warning_days),
         max_secret_lifetime_days=r.number("max_secret_lifetime_days", d.max_secret_lifetime_days, minimum=1),
         canary_sample_size=r.number("canary_sample_size", d.canary_sample_size),
+        scope_canary_limit=_scope_canary_limit(r, d.scope_canary_limit),
+        canary_rotation=r.choice("canary_rotation", CANARY_ROTATIONS, d.canary_rotation),
     )
+
+
+def _scope_canary_limit(r: TableReader, default: int) -> int:
+    value = r.number("scope_canary_limit", default)
+    if value > SCOPE_CANARY_LIMIT_MAX:
+        raise r.error("scope_canary_limit", f"must be at most {SCOPE_CANARY_LIMIT_MAX}")
+    return int(value)
 
 
 INTEGRATION_KEYS = {"name", "app_id", "permissions", "allowed_extra", "scope_group", "mailboxes", "canaries",

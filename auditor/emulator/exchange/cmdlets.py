@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from auditor.emulator.exchange import records
+from auditor.emulator.exchange import opath, records
 from auditor.emulator.exchange.access import Rbac, check_access, load_policies
 from auditor.emulator.exchange.binding import Parameters, T, bind, limit, text, type_filter
 from auditor.emulator.exchange.directory import Directory, Recipient
@@ -21,6 +21,7 @@ from auditor.emulator.exchange.model import (
     CmdletResult,
     ErrorFactory,
     command_not_found,
+    parameter_error,
 )
 
 NOT_MAILBOXES = frozenset({"mailuser", "guestmailuser"})
@@ -114,9 +115,31 @@ def _get_mailbox(svc: ExchangeCmdlets, bound: dict[str, Any], exo: bool = False)
 
 def _get_recipient(svc: ExchangeCmdlets, bound: dict[str, Any]) -> CmdletResult:
     result = CmdletResult()
-    for r in _recipients(svc, "Get-Recipient", bound, ("mailbox", "group"), lambda r: True, result):
+    accept: Callable[[Recipient], bool] = lambda r: True  # noqa: E731
+    if "RecipientPreviewFilter" in bound:
+        accept = _preview_filter(bound)
+    for r in _recipients(svc, "Get-Recipient", bound, ("mailbox", "group"), accept, result):
         result.records.append(records.recipient(r))
     return result
+
+
+def _preview_filter(bound: dict[str, Any]) -> Callable[[Recipient], bool]:
+    """-RecipientPreviewFilter (its own parameter set, so never with -Identity): the recipients a filter
+    selects, as a management scope's RecipientRestrictionFilter would (Get-Recipient.md). Only the OPATH
+    subset of opath.py is understood; anything else is refused, never guessed."""
+    if "Identity" in bound:
+        raise CmdletError(parameter_error(
+            "Get-Recipient", "AmbiguousParameterSet",
+            "Parameter set cannot be resolved using the specified named parameters."))
+    raw = bound["RecipientPreviewFilter"]
+    try:
+        node = opath.parse(text(raw))
+    except opath.OpathError as exc:
+        raise CmdletError(parameter_error(
+            "Get-Recipient", "ParameterArgumentValidationError",
+            f"Cannot bind parameter 'RecipientPreviewFilter' to the target. Invalid filter syntax: {exc}", raw,
+        )) from None
+    return lambda r: node.evaluate(r.attribute)
 
 
 def _get_group(svc: ExchangeCmdlets, bound: dict[str, Any]) -> CmdletResult:
@@ -247,7 +270,7 @@ _SPECS: dict[str, CmdletSpec] = {
         CmdletSpec("Get-DistributionGroupMember", _get_group_member, ("Identity", "ResultSize"), ("Identity",)),
         CmdletSpec("Get-Mailbox", _get_mailbox, _RECIPIENT_PARAMS),
         CmdletSpec("Get-EXOMailbox", lambda svc, b: _get_mailbox(svc, b, exo=True), _RECIPIENT_PARAMS),
-        CmdletSpec("Get-Recipient", _get_recipient, _RECIPIENT_PARAMS),
+        CmdletSpec("Get-Recipient", _get_recipient, (*_RECIPIENT_PARAMS, "RecipientPreviewFilter")),
         CmdletSpec("Get-ServicePrincipal", _get_service_principal, ("Identity",)),
         CmdletSpec(
             "Get-ManagementRoleAssignment",
