@@ -60,8 +60,12 @@ class AppReach:
         if self.aggregate.get("all"):
             excluded = self.aggregate.get("excluded") or 0
             return f"all {count:,} mailboxes" + (f" (all but {excluded:,} kept out by DenyAccess)" if excluded else "")
-        through = [_label(p) for p in self.parts if p.get("path") != "DenyAccess" and p.get("count")]
-        return f"{count:,} mailboxes" + (f" through {', '.join(through)}" if through else "")
+        through = list(dict.fromkeys(_label(p) for p in self.parts if p.get("path") != "DenyAccess" and p.get("count")))
+        return _mailboxes(count) + (f" through {', '.join(through)}" if through else "")
+
+
+def _mailboxes(count: int) -> str:
+    return f"{count:,} mailbox" + ("" if count == 1 else "es")
 
 
 def _label(part: dict[str, Any]) -> str:
