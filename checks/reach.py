@@ -165,7 +165,8 @@ def reaches_only_queues(ctx: Context, integration: Integration) -> Iterator[Resu
         yield passed(app, f"reaches only its queue mailboxes ({reach.aggregate.get('count', 0)} reached)", evidence)
         return
     if reach.aggregate.get("all"):
-        yield failed(app, f"can reach {reach.outside:,} mailboxes beyond its {queues} queue mailboxes: {_why(reach)}",
+        yield failed(app, f"can reach {_mailboxes(reach.outside)} beyond its {queues} queue "
+                     f"mailbox{'' if queues == 1 else 'es'}: {_why(reach)}",
                      evidence)
         return
     members = [str(m) for m in reach.aggregate.get("members") or ()]
@@ -173,7 +174,7 @@ def reaches_only_queues(ctx: Context, integration: Integration) -> Iterator[Resu
     where = ", ".join(dict.fromkeys(_label(p) for p in reach.reaching_parts())) or "its scope"
     where = where.removeprefix("group ").removeprefix("scope ") if len(reach.reaching_parts()) == 1 else where
     examples = ", ".join(members[:EXAMPLES]) + ("…" if reach.outside > EXAMPLES else "")
-    yield failed(app, f"reaches {reach.outside:,} mailboxes of {where} beyond its queues, e.g. {examples}", evidence)
+    yield failed(app, f"reaches {_mailboxes(reach.outside)} of {where} beyond its queues, e.g. {examples}", evidence)
 
 
 def scope_canary_gaps(ctx: Context, integration: Integration) -> Iterator[Result]:

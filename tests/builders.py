@@ -257,34 +257,39 @@ class SnapshotBuilder:
         from auditor.models.snapshot import Section, SectionStatus
 
         def section(name: str) -> Section:
-            raw = self.sections[name]
+            raw = self.sections.get(name) or {"source": "", "status": "error", "error": "dropped"}
             return Section(name, raw["source"], SectionStatus(raw["status"]), raw.get("error"), raw.get("data"))
 
-        groups = {str(g["Guid"]).lower(): g for g in self.data("exchange.groups") or []}
-        by_address = {str(g["PrimarySmtpAddress"]).lower(): g for g in groups.values()}
-        mailboxes = {str(m["PrimarySmtpAddress"]).lower(): m for m in self.data("exchange.mailboxes") or []}
+        def rows(name: str) -> list[dict[str, Any]]:
+            data = section(name).data
+            return [r for r in data if isinstance(r, dict)] if isinstance(data, list) else []
+
+        groups = {str(g.get("Guid")).lower(): g for g in rows("exchange.groups")}
+        by_address = {str(g.get("PrimarySmtpAddress")).lower(): g for g in groups.values()}
+        mailboxes = {str(m.get("PrimarySmtpAddress")).lower(): m for m in rows("exchange.mailboxes")}
 
         def nested(guid: str) -> Target:
-            target, seen, queue = Target(str(groups[guid]["PrimarySmtpAddress"])), {guid}, [guid]
+            target, seen, queue = Target(str(groups[guid].get("PrimarySmtpAddress"))), {guid}, [guid]
             while queue:
-                for m in groups[queue.pop()]["Members"]:
+                for m in groups[queue.pop()].get("Members") or []:
                     inner = str(m["Guid"]).lower()
-                    if m["RecipientTypeDetails"].endswith("Group"):
+                    if str(m.get("RecipientTypeDetails")).endswith("Group"):
                         if inner in groups and inner not in seen:
                             seen.add(inner)
                             queue.append(inner)
-                    elif m["RecipientTypeDetails"] in ("UserMailbox", "SharedMailbox", "RoomMailbox",
-                                                       "EquipmentMailbox"):
-                        target.mailboxes[str(m["PrimarySmtpAddress"]).lower()] = m
+                    elif m.get("RecipientTypeDetails") in ("UserMailbox", "SharedMailbox", "RoomMailbox",
+                                                           "EquipmentMailbox"):
+                        target.mailboxes[str(m.get("PrimarySmtpAddress")).lower()] = m
             return target
 
         targets: dict[str, Target] = {}
-        for policy in self.data("exchange.applicationAccessPolicies") or []:
-            guid = str(policy["ScopeIdentityRaw"]).split(";")[1].lower()
-            key = f"policy:{policy['Identity']}"
-            targets[key] = nested(guid) if guid in groups else Target(policy["ScopeName"], error="no such group")
-        for a in self.data("exchange.roleAssignments") or []:
-            key = f"rbac:{a['Name']}"
+        for policy in rows("exchange.applicationAccessPolicies"):
+            guid = str(policy.get("ScopeIdentityRaw") or ";").split(";")[1].lower()
+            key = f"policy:{policy.get('Identity')}"
+            targets[key] = nested(guid) if guid in groups else Target(str(policy.get("ScopeName")),
+                                                                      error="no such group")
+        for a in rows("exchange.roleAssignments"):
+            key = f"rbac:{a.get('Name')}"
             if a.get("CustomResourceScope"):
                 found = self.scope_recipients.get(a["CustomResourceScope"])
                 targets[key] = Target(a["CustomResourceScope"], {m: mailboxes.get(m, {}) for m in found or ()},
@@ -292,12 +297,12 @@ class SnapshotBuilder:
             elif a.get("RecipientGroupScope"):
                 group = by_address.get(str(a["RecipientGroupScope"]).lower())
                 targets[key] = Target(a["RecipientGroupScope"], {
-                    str(m["PrimarySmtpAddress"]).lower(): m for m in (group or {}).get("Members", [])
-                    if not m["RecipientTypeDetails"].endswith("Group")})
+                    str(m.get("PrimarySmtpAddress")).lower(): m for m in (group or {}).get("Members") or []
+                    if not str(m.get("RecipientTypeDetails")).endswith("Group")})
             else:
                 targets[key] = Target("Organization")
         pool = [m for m in mailboxes.values()
-                if m["RecipientTypeDetails"] in ("UserMailbox", "SharedMailbox", "RoomMailbox", "EquipmentMailbox")]
+                if m.get("RecipientTypeDetails") in ("UserMailbox", "SharedMailbox", "RoomMailbox", "EquipmentMailbox")]
         apps = list(self.queues.items())
         built, _ = actual_scope_section(apps, section("exchange.applicationAccessPolicies"),
                                         section("exchange.roleAssignments"), section("exchange.servicePrincipals"),
@@ -305,7 +310,12 @@ class SnapshotBuilder:
         return built.data
 
     def to_dict(self) -> dict[str, Any]:
-        scope = self.sections["exchange.actualScope"]
+        scope = self.sections.get("exchange.actualScope")
+        if scope is None:
+            return {"schema_version": 1, "tenant": {"id": self.tenant_id, "domain": "contoso.onmicrosoft.com",
+                                                    "name": "Contoso"},
+                    "collected_at": format_datetime(self.now), "tool_version": "test", "baseline_hash": "",
+                    "collection": self.collection, "sections": self.sections}
         if scope["status"] == "ok" and scope["data"] is None:
             scope = {**scope, "data": self.actual_scope()}
         return {"schema_version": 1, "tenant": {"id": self.tenant_id, "domain": "contoso.onmicrosoft.com",

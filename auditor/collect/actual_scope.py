@@ -66,7 +66,8 @@ class ScopeReader:
         """Targets keyed `policy:<policy Identity>` and `rbac:<assignment Name>`."""
         targets: dict[str, Target] = {}
         group_jobs: dict[str, tuple[str, bool]] = {}  # group Guid -> (label, nested?)
-        filters: dict[str, str] = {}  # management scope name -> filter
+        filters: dict[str, str] = {}  # management scope name (lower-cased) -> filter
+        shown: dict[str, str] = {}  # management scope name (lower-cased) -> its name as Exchange spells it
         plans: list[tuple[str, str, Any]] = []  # (target key, kind, detail)
         for policy in _rows(policies) or []:
             if policy.get("IsValid") is not True:
@@ -93,6 +94,7 @@ class ScopeReader:
                                                              "RecipientRestrictionFilter in Get-ManagementScope")
                 else:
                     filters[str(custom).lower()] = str(scope["RecipientRestrictionFilter"])
+                    shown[str(custom).lower()] = str(scope.get("Name") or custom)
                     plans.append((key, "filter", str(custom).lower()))
             elif group:
                 plans.append((key, "direct", str(group)))
@@ -104,7 +106,7 @@ class ScopeReader:
                 plans.append((key, "organization", None))
         known = {str(g.get("Guid") or "").lower(): g for g in _rows(groups) or []}
         expanded = self._expand_groups(group_jobs, known)
-        previews = dict(zip(filters, self.pool.map(lambda n: self._preview(n, filters[n]), list(filters)),
+        previews = dict(zip(filters, self.pool.map(lambda n: self._preview(shown[n], filters[n]), list(filters)),
                             strict=True))
         directs = {g: self._direct(g) for g in {d for _, kind, d in plans if kind == "direct"}}
         for key, kind, detail in plans:
