@@ -108,7 +108,10 @@ class ScopeReader:
         expanded = self._expand_groups(group_jobs, known)
         previews = dict(zip(filters, self.pool.map(lambda n: self._preview(shown[n], filters[n]), list(filters)),
                             strict=True))
-        directs = {g: self._direct(g) for g in {d for _, kind, d in plans if kind == "direct"}}
+        by_name = {n: g for g in known.values() for n in names(g)}
+        wanted = sorted({d for _, kind, d in plans if kind == "direct"})
+        directs = dict(zip(wanted, self.pool.map(lambda g: self._direct(g, by_name.get(g.lower())), wanted),
+                           strict=True))
         for key, kind, detail in plans:
             if kind == "nested":
                 targets[key] = expanded[str(detail["Guid"]).lower()]
@@ -180,8 +183,13 @@ class ScopeReader:
             out[guid] = target
         return out
 
-    def _direct(self, group: str) -> Target:
-        rows, error = self._members(group)
+    def _direct(self, group: str, known: Mapping[str, Any] | None) -> Target:
+        """A group scope's direct members (RBAC for Applications: nested groups are not in scope); a group
+        exchange.groups already holds is not read again."""
+        if known is not None and isinstance(known.get("Members"), list):
+            rows, error = list(known["Members"]), None
+        else:
+            rows, error = self._members(group)
         return Target(group, error=error) if error else Target(group, _mailbox_rows(
             r for r in rows if not is_group(r)))
 
@@ -218,8 +226,13 @@ def actual_scope_section(apps: Sequence[tuple[str, Sequence[str]]], policies: Se
                             "mailbox_count_error": None if every is not None else (pool_error or "no mailbox pool"),
                             "member_limit": MEMBER_LIMIT, "apps": {}}
     unions: dict[str, tuple[Reach, Reach]] = {}
+    by_app: dict[str, list[tuple[int, dict[str, Any]]]] = {}  # a sweep has thousands of policies: index them
+    for position, row in enumerate(policy_rows or []):
+        by_app.setdefault(str(row.get("AppId") or "").lower(), []).append((position, row))
     for app in ["*", *sorted(set(queues) | others)]:
-        entry, union = app_entry(app, queues.get(app, []), policy_rows, policies.error, role_rows, roles.error,
+        mine = None if policy_rows is None else [r for _, r in sorted(
+            [*by_app.get(app, []), *(by_app.get("*", []) if app != "*" else [])], key=lambda pair: pair[0])]
+        entry, union = app_entry(app, queues.get(app, []), mine, policies.error, role_rows, roles.error,
                                  assignee_app, sp_rows is not None, targets, every, MEMBER_LIMIT)
         data["apps"][app] = entry
         unions[app] = union

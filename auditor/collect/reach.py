@@ -45,16 +45,22 @@ class Reach:
 
 
 def aggregate(reach: Reach, queues: Sequence[str], every: Mapping[str, Any] | None, limit: int) -> dict[str, Any]:
-    """The recorded form: counts, and the mailboxes beyond the queues (sorted, at most `limit`)."""
-    reached = reach.addresses(every)
-    if reached is None:
-        return {"all": reach.all, "count": None, "outside_queues": None, "members": [], "truncated": False,
-                "excluded": len(reach.excluded), "error": "; ".join(
-                    [*reach.errors, "the tenant's mailboxes were not listed (Get-Mailbox -ResultSize Unlimited)"])}
-    outside = sorted(reached - set(queues))
-    return {"all": reach.all, "count": len(reached), "outside_queues": len(outside),
-            "members": [] if reach.all else outside[:limit], "truncated": not reach.all and len(outside) > limit,
-            "excluded": len(reach.excluded), "error": "; ".join(reach.errors) or None}
+    """The recorded form: counts, and the mailboxes beyond the queues (sorted, at most `limit`). Counting an
+    `all` reach never builds the tenant's set: 10,000 apps times 50,000 mailboxes would be the run's cost."""
+    queue_set = set(queues)
+    if reach.all:
+        if every is None:
+            return {"all": True, "count": None, "outside_queues": None, "members": [], "truncated": False,
+                    "excluded": len(reach.excluded), "error": "; ".join(
+                        [*reach.errors, "the tenant's mailboxes were not listed (Get-Mailbox -ResultSize Unlimited)"])}
+        excluded = {a for a in reach.excluded if a in every}
+        count = len(every) - len(excluded)
+        queues_in = sum(1 for q in queue_set if q in every and q not in excluded)
+        return {"all": True, "count": count, "outside_queues": count - queues_in, "members": [], "truncated": False,
+                "excluded": len(excluded), "error": "; ".join(reach.errors) or None}
+    outside = sorted(reach.members - queue_set)
+    return {"all": False, "count": len(reach.members), "outside_queues": len(outside), "members": outside[:limit],
+            "truncated": len(outside) > limit, "excluded": 0, "error": "; ".join(reach.errors) or None}
 
 
 def _part(path: str, target: Target | None, key: str, limit: int, queues: Sequence[str], **extra: Any
@@ -126,8 +132,8 @@ def rbac_path(app: str, roles: list[dict[str, Any]] | None, error: str | None, a
             reach.errors.append(parts[-1]["error"])
         elif kind == "Organization":
             reach = reach.union(Reach(True))
-            parts[-1].update(count=len(every) if every is not None else None, all=True,
-                             outside_queues=len(set(every) - set(queues)) if every is not None else None)
+            whole = aggregate(Reach(True), queues, every, 0)
+            parts[-1].update(count=whole["count"], all=True, outside_queues=whole["outside_queues"])
         else:
             reach = reach.union(Reach(False, set(target.mailboxes)))
     return reach, parts
