@@ -13,7 +13,7 @@ The reads are those DESIGN.md section 3 lists for a sweep; each is counted at it
   Test-ServicePrincipalAuthorization) need one pipeline each.
 - The actual scope (issue 13): each group a valid access policy targets that the scope groups' expansion did
   not read, and each nested group below it, costs a Get-DistributionGroupMember pipeline; so does each RBAC
-  group scope outside the scope groups; each management scope an assignment uses costs one
+  group scope not read already; each management scope an assignment uses costs one
   `Get-Recipient -RecipientPreviewFilter` pipeline. Scope canaries (the actual scope beyond the queues, the
   explicit and the sampled canaries, at most `scope_canary_limit`) are probed like sampled ones; the count
   leaves out as many as were sampled, so the bound never exceeds what a run must send.
@@ -158,7 +158,7 @@ def _scope_reads(ex: dict[str, Any], groups: dict[str, Any], read: set[str]) -> 
         level = sorted({m.lower() for g in level for m in groups[g]["Members"] if m.lower() in groups}
                        - read - expanded)
     direct = {str(a["RecipientGroupScope"]).lower() for a in ex["managementRoleAssignments"]
-              if a.get("RecipientGroupScope")} - read
+              if a.get("RecipientGroupScope")} - read - expanded
     scopes = {str(a["CustomResourceScope"]).lower() for a in ex["managementRoleAssignments"]
               if a.get("CustomResourceScope")}
     return len(expanded) + len(direct), len(scopes)

@@ -21,7 +21,7 @@ from typing import Any
 
 from auditor.collect.canaries import POOL_TYPES, first_ranked, is_group
 from auditor.collect.exchange_sections import ACTUAL_SCOPE_SOURCE, names
-from auditor.collect.reach import Reach, aggregate, app_entry
+from auditor.collect.reach import Reach, aggregate, app_entry, validity
 from auditor.collect.shell import Command, ShellPool, one_line
 from auditor.errors import CollectionError
 from auditor.models.baseline import Integration
@@ -70,7 +70,7 @@ class ScopeReader:
         shown: dict[str, str] = {}  # management scope name (lower-cased) -> its name as Exchange spells it
         plans: list[tuple[str, str, Any]] = []  # (target key, kind, detail)
         for policy in _rows(policies) or []:
-            if policy.get("IsValid") is not True:
+            if validity(policy) is False:
                 continue
             key = f"policy:{policy.get('Identity')}"
             recipient = self._policy_scope(policy, recipients)
@@ -105,10 +105,12 @@ class ScopeReader:
             else:
                 plans.append((key, "organization", None))
         known = {str(g.get("Guid") or "").lower(): g for g in _rows(groups) or []}
-        expanded = self._expand_groups(group_jobs, known)
+        expanded, read_members = self._expand_groups(group_jobs, known)
         previews = dict(zip(filters, self.pool.map(lambda n: self._preview(shown[n], filters[n]), list(filters)),
                             strict=True))
-        by_name = {n: g for g in known.values() for n in names(g)}
+        by_name: dict[str, Mapping[str, Any]] = {n: g for g in known.values() for n in names(g)}
+        by_name.update({label.lower(): {"Members": read_members[guid]} for guid, (label, _) in group_jobs.items()
+                        if guid in read_members and label})
         wanted = sorted({d for _, kind, d in plans if kind == "direct"})
         directs = dict(zip(wanted, self.pool.map(lambda g: self._direct(g, by_name.get(g.lower())), wanted),
                            strict=True))
@@ -151,7 +153,7 @@ class ScopeReader:
         return ([], f"Get-DistributionGroupMember -Identity {identity}: {problem}") if problem else (out.rows, None)
 
     def _expand_groups(self, jobs: Mapping[str, tuple[str, bool]], known: Mapping[str, Mapping[str, Any]]
-                       ) -> dict[str, Target]:
+                       ) -> tuple[dict[str, Target], dict[str, list[dict[str, Any]]]]:
         """Each group's transitive mailbox members (access-policy semantics: nested groups count), breadth
         first, cycles cut; members of groups exchange.groups already holds are reused."""
         members: dict[str, list[dict[str, Any]]] = {g: list(known[g]["Members"]) for g in known
@@ -181,7 +183,7 @@ class ScopeReader:
                     else:
                         target.mailboxes.update(_mailbox_rows([m]))
             out[guid] = target
-        return out
+        return out, {g: rows for g, rows in members.items() if g not in errors}
 
     def _direct(self, group: str, known: Mapping[str, Any] | None) -> Target:
         """A group scope's direct members (RBAC for Applications: nested groups are not in scope); a group

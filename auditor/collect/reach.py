@@ -63,6 +63,16 @@ def aggregate(reach: Reach, queues: Sequence[str], every: Mapping[str, Any] | No
             "truncated": len(outside) > limit, "excluded": 0, "error": "; ".join(reach.errors) or None}
 
 
+def validity(policy: Mapping[str, Any]) -> bool | None:
+    """A policy's IsValid: a boolean, or its text form ("True"/"False") as some hosts serialise it; None when
+    missing or anything else (the path is then unknown, never assumed valid or invalid)."""
+    value = policy.get("IsValid")
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower() if isinstance(value, str) else ""
+    return {"true": True, "false": False}.get(text)
+
+
 def _part(path: str, target: Target | None, key: str, limit: int, queues: Sequence[str], **extra: Any
           ) -> dict[str, Any]:
     if target is None:
@@ -85,7 +95,10 @@ def policy_path(app: str, policies: list[dict[str, Any]] | None, error: str | No
     restrict = False
     for policy in policies:
         applies = str(policy.get("AppId") or "").lower() in (app, "*")
-        if not applies or policy.get("IsValid") is not True:
+        if not applies or validity(policy) is False:
+            continue
+        if validity(policy) is None:
+            reach.errors.append(f"policy {policy.get('Identity')} has no readable IsValid ({policy.get('IsValid')!r})")
             continue
         key = f"policy:{policy.get('Identity')}"
         target = targets.get(key)

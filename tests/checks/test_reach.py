@@ -57,6 +57,14 @@ def test_an_invalid_policy_restricts_nothing():
     assert "no valid RestrictAccess policy" in run_check(SCOPE_007, b).only().message
 
 
+@pytest.mark.parametrize(("is_valid", "status"), [("True", Status.PASS), ("false", Status.FAIL), (None, Status.ERROR),
+                                                  ("yes", Status.ERROR)])
+def test_is_valid_as_text_is_read_and_anything_else_is_unknown(is_valid: object, status: Status):
+    b = compliant_tenant()
+    b.data("exchange.applicationAccessPolicies")[0]["IsValid"] = is_valid
+    assert run_check(SCOPE_007, b).only().status is status
+
+
 def test_wildcard_deny_keeps_its_group_out_of_reach():
     b = compliant_tenant()
     b.data("exchange.applicationAccessPolicies").clear()
