@@ -99,8 +99,10 @@ def app_reach(ctx: Context, app_id: str, entra: list[Permission], roles: list[st
     if not has_entra and not has_rbac:
         return AppReach("")
     entry, count = scope_entry(ctx, app_id)
-    policy = entry.get("policy") if isinstance(entry.get("policy"), dict) else {}
-    rbac = entry.get("rbac") if isinstance(entry.get("rbac"), dict) else {"error": "no RBAC path was recorded"}
+    policy: dict[str, Any] = entry["policy"] if isinstance(entry.get("policy"), dict) else {}
+    rbac: dict[str, Any] = entry["rbac"] if isinstance(entry.get("rbac"), dict) else {
+        "error": "no RBAC path was recorded"}
+    aggregate: Any
     if has_entra and has_rbac:
         paths, aggregate = "combined", entry.get("combined") or {"error": "no combined reach was recorded"}
         parts = (*policy.get("parts", ()), *rbac.get("parts", ()))

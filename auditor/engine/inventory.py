@@ -7,12 +7,19 @@ The HTML report draws its integration sections from it. Whatever could not be re
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from auditor.checks.base import NotApplicable, SectionUnavailable
 from auditor.checks.context import Context
 from auditor.checks.credentials import describe
-from auditor.checks.permissions import granted_permissions, is_mailbox_role, requested_permissions, sweep_holdings
+from auditor.checks.permissions import (
+    Permission,
+    granted_permissions,
+    is_mailbox_role,
+    requested_permissions,
+    sweep_holdings,
+)
 from auditor.checks.reach import AppReach, app_reach, integration_reach
 from auditor.models.baseline import Integration
 from auditor.models.graph import MICROSOFT_TENANT_IDS
@@ -26,6 +33,10 @@ def _safe(func: Callable[[], Any]) -> Any:
         return {"unavailable": str(exc)}
     except NotApplicable as exc:
         return {"unavailable": exc.reason}
+
+
+def _app_reach(ctx: Context, app_id: str, perms: list[Permission], roles: list[str]) -> dict[str, Any]:
+    return _reach(app_reach(ctx, app_id, perms, roles))
 
 
 def _reach(reach: AppReach) -> dict[str, Any]:
@@ -115,8 +126,8 @@ def _sweep(ctx: Context) -> list[dict[str, Any]]:
         own = [] if isinstance(policies, dict) else [
             p.access_right + ("" if p.is_valid else " (invalid)") + (" *" if p.is_wildcard else "")
             for p in ctx.policies_naming(sp.app_id)]
-        reach = _safe(lambda sp=sp, perms=perms, rbac=rbac: _reach(app_reach(
-            ctx, sp.app_id, perms, rbac if isinstance(rbac, list) else []))) if mailbox or rbac else None
+        roles: list[str] = rbac if isinstance(rbac, list) else []
+        reach = _safe(partial(_app_reach, ctx, sp.app_id, perms, roles)) if mailbox or rbac else None
         out.append({"app_id": sp.app_id, "display_name": sp.display_name, "mailbox_permissions": mailbox,
                     "reach": reach,
                     "takeover_permissions": [p.name for p in perms if p.is_takeover], "rbac_mailbox_roles": rbac,
