@@ -133,8 +133,8 @@ def rbac_path(app: str, roles: list[dict[str, Any]] | None, error: str | None, a
         if assignee_app.get(str(assignment.get("RoleAssignee") or "").lower()) != app:
             continue
         role = str(assignment.get("Role") or "")
-        if not is_mailbox_role(role):
-            continue
+        if not is_mailbox_role(role) or str(assignment.get("Enabled")).lower() == "false":
+            continue  # a disabled assignment (Set-ManagementRoleAssignment -Enabled $false) grants nothing
         key = f"rbac:{assignment.get('Name')}"
         target = targets.get(key)
         kind = ("ManagementScope" if assignment.get("CustomResourceScope") else

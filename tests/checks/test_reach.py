@@ -92,6 +92,18 @@ def test_rbac_management_scope_matching_an_executive():
     assert f.message == "reaches 1 mailbox of Queues beyond its queues, e.g. ceo@contoso.com"
 
 
+def test_organisation_wide_rbac_reaches_all_unless_disabled():
+    b = compliant_tenant()
+    b.data("graph.appRoleAssignments").clear()
+    b.data("exchange.applicationAccessPolicies").clear()
+    b.role_assignment(APP, "cc-read", "Application Mail.Read")
+    f = run_check(SCOPE_007, b).only()
+    assert f.status is Status.FAIL and "an organisation-wide RBAC assignment" in f.message
+    b.data("exchange.roleAssignments")[0]["Enabled"] = False
+    f = run_check(SCOPE_007, b).only()  # Set-ManagementRoleAssignment -Enabled $false: the role grants nothing
+    assert f.status is Status.PASS and f.evidence["count"] == 0
+
+
 def test_a_scope_that_cannot_be_evaluated_is_error_never_pass():
     b = compliant_tenant()
     b.data("graph.appRoleAssignments").clear()
