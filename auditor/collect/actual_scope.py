@@ -60,19 +60,31 @@ class ScopeReader:
 
     def __init__(self, pool: ShellPool) -> None:
         self.pool = pool
+        self._read: dict[str, list[dict[str, Any]]] = {}  # group Guid -> member rows, across calls
 
     def read(self, policies: Section, recipients: Section, groups: Section, scopes: Section, sps: Section,
-             roles: Section) -> dict[str, Target]:
-        """Targets keyed `policy:<policy Identity>` and `rbac:<assignment Name>`."""
+             roles: Section, apps: set[str] | None = None, done: Mapping[str, Target] | None = None
+             ) -> dict[str, Target]:
+        """Targets keyed `policy:<policy Identity>` and `rbac:<assignment Name>`: those of `apps` (lower-cased
+        app ids; wildcard policies always) or of every app, leaving out the keys `done` holds. Integrations'
+        targets are read first, as their scope canaries wait for them; the sweep's follow while the access
+        tests run."""
+        done = done or {}
+        owners = {str(sp.get(k) or "").lower(): str(sp.get("AppId") or "").lower()
+                  for sp in _rows(sps) or [] for k in ("ObjectId", "AppId")}
+
+        def wanted(key: str, app: str) -> bool:
+            return key not in done and (apps is None or app in apps or app == "*")
+
         targets: dict[str, Target] = {}
         group_jobs: dict[str, tuple[str, bool]] = {}  # group Guid -> (label, nested?)
         filters: dict[str, str] = {}  # management scope name (lower-cased) -> filter
         shown: dict[str, str] = {}  # management scope name (lower-cased) -> its name as Exchange spells it
         plans: list[tuple[str, str, Any]] = []  # (target key, kind, detail)
         for policy in _rows(policies) or []:
-            if validity(policy) is False:
-                continue
             key = f"policy:{policy.get('Identity')}"
+            if validity(policy) is False or not wanted(key, str(policy.get("AppId") or "").lower()):
+                continue
             recipient = self._policy_scope(policy, recipients)
             if isinstance(recipient, str):
                 targets[key] = Target(str(policy.get("ScopeName") or ""), error=recipient)
@@ -84,6 +96,8 @@ class ScopeReader:
         scope_rows = {str(s.get("Name") or "").lower(): s for s in _rows(scopes) or []}
         for assignment in _rows(roles) or []:
             key = f"rbac:{assignment.get('Name')}"
+            if not wanted(key, owners.get(str(assignment.get("RoleAssignee") or "").lower(), "")):
+                continue
             custom, group = assignment.get("CustomResourceScope"), assignment.get("RecipientGroupScope")
             if custom:
                 scope = scope_rows.get(str(custom).lower())
@@ -158,6 +172,7 @@ class ScopeReader:
         first, cycles cut; members of groups exchange.groups already holds are reused."""
         members: dict[str, list[dict[str, Any]]] = {g: list(known[g]["Members"]) for g in known
                                                     if isinstance(known[g].get("Members"), list)}
+        members.update(self._read)
         errors: dict[str, str] = {}
         level = [g for g in jobs if g not in members]
         while level:
@@ -165,6 +180,8 @@ class ScopeReader:
                 members[guid] = rows
                 if error:
                     errors[guid] = error
+                else:
+                    self._read[guid] = rows
             level = sorted({str(m.get("Guid") or "").lower() for rows in members.values() for m in rows
                             if is_group(m) and m.get("Guid")} - set(members) - set(errors))
         out: dict[str, Target] = {}

@@ -94,15 +94,16 @@ class ExchangeCollector:
             early = probes(self.integrations, None)
             auth_early_f = run.submit(lambda: self._authorization_items(early, *principals_f.result(), breaker))
             recipients_f = run.submit(lambda: self._recipients(policies_f.result(), groups_f.result()))
-            targets_f = run.submit(lambda: ScopeReader(self.pool).read(
-                policies_f.result(), recipients_f.result(), groups_f.result(), scopes_f.result(),
-                *principals_f.result()))
+            reader, ours = ScopeReader(self.pool), {i.app_id.lower() for i in self.integrations}
+            reads = lambda **more: reader.read(policies_f.result(), recipients_f.result(),  # noqa: E731
+                                               groups_f.result(), scopes_f.result(), *principals_f.result(), **more)
+            targets_f = run.submit(lambda: reads(apps=ours))
             (pool, pool_error), groups = pool_f.result(), groups_f.result()
             canaries, sampled = canaries_section(self.integrations, groups, self._scope_guids, pool, pool_error,
                                                  self.baseline.policy.canary_sample_size, self.week)
-            actual, canaries, sampled = self._actual_scope(canaries, sampled, policies_f.result(),
-                                                           *principals_f.result(), targets_f.result(), pool,
-                                                           pool_error)
+            canaries, sampled = self._scope_canaries(canaries, sampled, policies_f.result(),
+                                                     *principals_f.result(), targets_f.result(), pool, pool_error)
+            sweep_targets_f = run.submit(lambda: reads(done=targets_f.result()))
             probed = probes(self.integrations, canaries)
             later = {k: v for k, v in probed.items() if k not in early}
             auth_late_f = run.submit(lambda: (auth_early_f.result(),
@@ -113,24 +114,27 @@ class ExchangeCollector:
             authorization = self._authorization_section(probed, [*auth_keys_early, *auth_keys_late],
                                                         {**found_early, **found_late})
             sps, roles = principals_f.result()
+            actual, _ = actual_scope_section([(i.app_id, i.mailboxes) for i in self.integrations], policies_f.result(),
+                                             roles, sps, {**targets_f.result(), **sweep_targets_f.result()}, pool,
+                                             pool_error)
             sections = [policies_f.result(), recipients_f.result(), groups, mailboxes, access, sps, roles,
                         scopes_f.result(), authorization, canaries, actual]
         facts = {**self.pool.facts(), "test_batch_size": self.batch_size, "canary_pool_source": POOL_SOURCE,
                  "canary_pool_size": len(pool or []), "wall_s": round(time.monotonic() - started, 3)}
         return {s.name: s for s in sections}, {"exchange": facts}
 
-    def _actual_scope(self, canaries: Section, sampled: dict[str, list[dict[str, Any]]], policies: Section,
-                      sps: Section, roles: Section, targets: Any, pool: list[dict[str, Any]] | None,
-                      pool_error: str | None) -> tuple[Section, Section, dict[str, list[dict[str, Any]]]]:
-        """exchange.actualScope, and the canaries with each integration's scope canaries (rows merged into
+    def _scope_canaries(self, canaries: Section, sampled: dict[str, list[dict[str, Any]]], policies: Section,
+                        sps: Section, roles: Section, targets: Any, pool: list[dict[str, Any]] | None,
+                        pool_error: str | None) -> tuple[Section, dict[str, list[dict[str, Any]]]]:
+        """The canaries with each integration's scope canaries, from the integrations' targets (rows merged into
         `sampled`, so that their Guids are known to the access tests)."""
         limit = self.baseline.policy.scope_canary_limit
         apps = [(i.app_id, i.mailboxes) for i in self.integrations]
-        actual, reaches = actual_scope_section(apps, policies, roles, sps, targets, pool, pool_error)
+        _, reaches = actual_scope_section(apps, policies, roles, sps, targets, pool, pool_error)
         canaries, scope_rows = with_scope_canaries(self.integrations, canaries, reaches, targets, pool, limit,
                                                    self.week)
         merged = {app: [*sampled.get(app, []), *scope_rows.get(app, [])] for app in {*sampled, *scope_rows}}
-        return actual, canaries, merged
+        return canaries, merged
 
     def _listing(self, name: str, command: Command, source: str | None = None,
                  on_failure: Callable[[PipelineFailed], Section] | None = None) -> Section:
