@@ -73,7 +73,7 @@ class ScopeReader:
         owners = {str(sp.get(k) or "").lower(): str(sp.get("AppId") or "").lower()
                   for sp in _rows(sps) or [] for k in ("ObjectId", "AppId")}
 
-        def wanted(key: str, app: str) -> bool:
+        def asked(key: str, app: str) -> bool:
             return key not in done and (apps is None or app in apps or app == "*")
 
         targets: dict[str, Target] = {}
@@ -83,7 +83,7 @@ class ScopeReader:
         plans: list[tuple[str, str, Any]] = []  # (target key, kind, detail)
         for policy in _rows(policies) or []:
             key = f"policy:{policy.get('Identity')}"
-            if validity(policy) is False or not wanted(key, str(policy.get("AppId") or "").lower()):
+            if validity(policy) is False or not asked(key, str(policy.get("AppId") or "").lower()):
                 continue
             recipient = self._policy_scope(policy, recipients)
             if isinstance(recipient, str):
@@ -96,7 +96,7 @@ class ScopeReader:
         scope_rows = {str(s.get("Name") or "").lower(): s for s in _rows(scopes) or []}
         for assignment in _rows(roles) or []:
             key = f"rbac:{assignment.get('Name')}"
-            if not wanted(key, owners.get(str(assignment.get("RoleAssignee") or "").lower(), "")):
+            if not asked(key, owners.get(str(assignment.get("RoleAssignee") or "").lower(), "")):
                 continue
             custom, group = assignment.get("CustomResourceScope"), assignment.get("RecipientGroupScope")
             if custom:
