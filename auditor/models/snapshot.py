@@ -39,6 +39,7 @@ SECTION_NAMES = (
     "exchange.managementScopes",
     "exchange.authorizationTests",
     "canaries",
+    "exchange.actualScope",
 )
 
 
