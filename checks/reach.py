@@ -140,8 +140,8 @@ def _by_path(reach: AppReach) -> list[dict[str, Any]]:
     id="SCOPE-007",
     title="The app can reach only its queue mailboxes",
     severity=Severity.CRITICAL,
-    needs=(SECTION, "graph.appRoleAssignments", "graph.resources", "exchange.roleAssignments",
-           "exchange.servicePrincipals"),
+    needs=(SECTION, "graph.applications", "graph.servicePrincipals", "graph.appRoleAssignments", "graph.resources",
+           "exchange.roleAssignments", "exchange.servicePrincipals"),
     rationale="Configuration checks say what each piece is; this one says what they add up to: every mailbox "
               "the app's access paths cover (policy group, DenyAccess, RBAC scopes), tested against the queues.",
     remediation="Narrow every path to the queue mailboxes: a valid RestrictAccess policy on the scope group "
