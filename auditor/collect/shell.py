@@ -12,8 +12,9 @@ import queue
 import re
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, date, datetime
 from types import MappingProxyType
@@ -329,8 +330,27 @@ def object_properties(obj: Any) -> dict[str, Any]:
     return props
 
 
+TYPE_OBSERVERS: list[Callable[[str], None]] = []
+"""`auditor preflight` only: told the first type name of each output object (`observing_types`)."""
+
+
+@contextmanager
+def observing_types() -> Iterator[list[str]]:
+    """Within: the first type name of every output object a shell turns into a row (PSRP and the local fast
+    path carry them; REST's JSON does not), in order."""
+    seen: list[str] = []
+    TYPE_OBSERVERS.append(seen.append)
+    try:
+        yield seen
+    finally:
+        TYPE_OBSERVERS.remove(seen.append)
+
+
 def plain_row(obj: Any) -> dict[str, Any]:
     """One output object as a plain dict (a bare value, which Exchange cmdlets do not emit, as {"Value": v})."""
+    if TYPE_OBSERVERS and (types := getattr(obj, "types", None)):
+        for observe in TYPE_OBSERVERS:
+            observe(str(types[0]))
     value = plain_value(obj)
     return value if isinstance(value, dict) else {"Value": value}
 
