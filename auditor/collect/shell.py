@@ -83,8 +83,11 @@ class CmdletErrorInfo:
 
     @property
     def transient(self) -> bool:  # worth a retry: the server is busy, throttling, or briefly unavailable
+        # PowerShell's refusal of an enum value ends "...enumerator names and try again": a binding error, never
+        # worth a retry
         text = f"{self.message} {self.fq_error}".lower()
-        return not self.command_not_found and any(word in text for word in TRANSIENT_WORDS)
+        binding = text.startswith("cannot bind parameter")
+        return not self.command_not_found and not binding and any(word in text for word in TRANSIENT_WORDS)
 
 
 @dataclass

@@ -87,6 +87,7 @@ class RecordedProfile:
     file: str
     observed_at: str
     realism: dict[str, str]
+    tenant_id: str = ""
 
     def describe(self) -> str:
         shown = ",".join(f"{k}={v}" for k, v in self.realism.items()) or "nothing observed"
@@ -112,4 +113,5 @@ def read_profile(path: Path) -> RecordedProfile:
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     recorded = {k: v for k, v in realism.as_dict().items() if k in (doc.get("realism") or {})}
-    return RecordedProfile(path.name, str(doc.get("observed_at") or "unknown time"), recorded)
+    return RecordedProfile(path.name, str(doc.get("observed_at") or "unknown time"), recorded,
+                           str(doc.get("tenant_id") or ""))
