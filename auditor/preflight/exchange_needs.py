@@ -10,7 +10,7 @@ not-found identity or a refused parameter value included, shows the cmdlet is in
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from auditor.collect.allowlist import ALLOWED_CMDLETS
@@ -88,8 +88,7 @@ class ExchangeProbe:
             self.record.output_types.setdefault(cmdlet, seen[0])
         return out, failure
 
-    def need(self, cmdlet: str, out: Output | None, failure: PipelineFailed | None,
-             accepted: Callable[[CmdletErrorInfo], bool] = lambda e: False) -> None:
+    def need(self, cmdlet: str, out: Output | None, failure: PipelineFailed | None) -> None:
         name = f"Exchange: {cmdlet}"
         errors = [failure.error] if failure else list(out.errors if out else [])
         denied = isinstance(failure, CmdletUnavailable) or any(e.role_denied for e in errors)
@@ -97,7 +96,7 @@ class ExchangeProbe:
             self.record.needs.append(Need(name, NeedStatus.OK, OPTIONAL[cmdlet]))
         elif denied:
             self.record.needs.append(Need(name, NeedStatus.MISSING, role_hint(cmdlet)))
-        elif failure is None or failure.error.not_found or accepted(failure.error) or _binding(failure.error):
+        elif failure is None or failure.error.not_found or _binding(failure.error):
             self.record.needs.append(Need(name, NeedStatus.OK))
         else:
             code = failure.error.fq_error.split(",", 1)[0] or "no error id"
@@ -143,15 +142,17 @@ class ExchangeProbe:
         """roleAssigneeTypeFilter: whether `-RoleAssigneeType ServicePrincipal` (undocumented value) is taken."""
         cmdlet = "Get-ManagementRoleAssignment"
         out, failure = self.call(cmdlet, {"RoleAssigneeType": "ServicePrincipal"})
-        self.need(cmdlet, out, failure, accepted=lambda e: bool(e.fq_error))  # a refused value: still there
-        if isinstance(failure, CmdletUnavailable) or (failure is not None and not failure.error.fq_error):
-            return  # no role, or no answer: nothing learnt about the filter
+        self.need(cmdlet, out, failure)
         if failure is not None:
-            self.record.realism["roleAssigneeTypeFilter"] = "terminating_error"
-        elif out is not None and out.errors and not any(e.role_denied for e in out.errors):
-            self.record.realism["roleAssigneeTypeFilter"] = "non_terminating_error"
-        elif out is not None:
+            if _binding(failure.error):
+                self.record.realism["roleAssigneeTypeFilter"] = "terminating_error"
+            return  # otherwise no role, or no answer: nothing learnt about the filter
+        if out is not None and not out.errors:
             self.record.realism["roleAssigneeTypeFilter"] = "accepted"
+        elif out is not None and not out.rows and all(_binding(e) for e in out.errors):
+            self.record.realism["roleAssigneeTypeFilter"] = "non_terminating_error"
+        elif out is not None and not any(e.role_denied for e in out.errors):
+            self.record.realism["roleAssigneeTypeFilter"] = UNKNOWN
 
     def _scope_identity(self, policies: list[dict[str, Any]]) -> None:
         """scopeIdentityGuid: the GUID after the `;` of a policy's ScopeIdentityRaw, compared with its scope's
@@ -178,5 +179,8 @@ def _guid(row: dict[str, Any] | None) -> str:
 
 
 def _binding(error: CmdletErrorInfo) -> bool:
-    """A parameter refused at binding: the cmdlet is in the session, only the value was not taken."""
-    return "Parameter" in error.fq_error.split(",", 1)[0]
+    """A parameter value refused at binding (PowerShell's "Cannot bind parameter ..."): the cmdlet is in the
+    session, only the value was not taken."""
+    fq = error.fq_error.split(",", 1)[0]
+    return ("Parameter" in fq or "CannotConvertArgument" in fq
+            or error.message.lower().startswith("cannot bind parameter"))

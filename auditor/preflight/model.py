@@ -50,6 +50,8 @@ class Preflight:
     """Realism key -> observed value, or NOT_OBSERVED / UNKNOWN."""
     output_types: dict[str, str] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
+    exchange_environment: str = ""
+    """The -ExchangeEnvironmentName sent (O365Default: none sent), when Exchange was reached."""
 
     @property
     def complete(self) -> bool:
@@ -66,6 +68,7 @@ class Preflight:
             "tenant_id": self.tenant_id,
             "observed_at": self.observed_at,
             "exchange_transport": self.transport,
+            **({"exchange_environment": self.exchange_environment} if self.exchange_environment else {}),
             "complete": self.complete,
             "needs": [{"need": n.name, "status": n.status.value,
                        **({"note" if n.status is NeedStatus.OK else "fix": n.fix} if n.fix else {})}

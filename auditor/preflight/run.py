@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from urllib3.exceptions import InsecureRequestWarning
 
 from auditor.collect.auth import TokenSource, is_known_cloud
+from auditor.collect.exo_session import exchange_environment
 from auditor.collect.http import GraphClient, RetryPolicy, VerifyingSession
 from auditor.collect.run import CollectionSettings, graph_scope
 from auditor.collect.shell import ShellPool, one_line
@@ -75,6 +76,9 @@ def _exchange(base: Baseline, settings: CollectionSettings, token: Callable[[], 
         return
     try:
         record.needs.append(Need(name, NeedStatus.OK))
+        if transport is ExchangeTransport.LOCAL or (transport is ExchangeTransport.PSRP
+                                                    and base.exchange.connect == "jump-host"):
+            record.exchange_environment = exchange_environment(base) or "O365Default"
         ExchangeProbe(pool, base.auth.client_id, record).run()
         facts = pool.facts()
         for key in ("powershell_version", "module_version"):

@@ -26,10 +26,16 @@ def _no_policies() -> dict[str, Any]:
     return doc
 
 
-@pytest.mark.parametrize(("key", "value"), [(k, v) for k, values in PROFILES.items() for v in values])
-def test_preflight_names_the_profile_the_tenant_serves(tmp_path: Path, key: str, value: str) -> None:
+# Every realism value, each over one of the three transports in turn (every transport sees several values).
+VALUES = [(k, v) for k, values in PROFILES.items() for v in values]
+TRANSPORTS = ("psrp", "rest", "local")
+
+
+@pytest.mark.parametrize(("key", "value", "transport"),
+                         [(k, v, TRANSPORTS[i % len(TRANSPORTS)]) for i, (k, v) in enumerate(VALUES)])
+def test_preflight_names_the_profile_the_tenant_serves(tmp_path: Path, key: str, value: str, transport: str) -> None:
     doc = _no_policies() if key == "noPolicies" else demo_doc()  # only a tenant without policies shows it
-    run = preflight(tmp_path, doc, f"{key}={value}")
+    run = preflight(tmp_path, doc, f"{key}={value}", transport)
     assert run.code == 0, run.out + run.err
     record = run.record
     assert record["realism"][key] == value
