@@ -23,7 +23,7 @@ def read_exchange(baseline: Baseline, settings: CollectionSettings,
         return collect_exchange(baseline, lambda: open_rest_pool(baseline, exchange_token, verify_tls, clock))
     if baseline.exchange.transport is ExchangeTransport.LOCAL:  # a pwsh child per pool, on this machine
         return _with_session_facts(baseline, collect_exchange(baseline, lambda: open_local_pool(baseline,
-                                                                                               exchange_token)))
+                                                                                               exchange_token, clock)))
     if baseline.exchange.transport != "psrp":
         names = [n for n in SECTION_NAMES if n.startswith("exchange.")] + ["canaries"]
         reason = f"the {baseline.exchange.transport} transport is not available yet"
