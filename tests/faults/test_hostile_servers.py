@@ -114,6 +114,29 @@ def test_an_authority_answering_discovery_with_500_is_one_line_and_exit_3(tmp_pa
     assert "Traceback" not in err and "internal error" not in err
 
 
+def test_a_portfolio_with_hung_tenants_ends_by_each_tenants_deadline_and_writes_its_summary(
+        tmp_path: Path, certs: CertPaths) -> None:
+    with hostile("drip", certs, drip_s=2.0) as drip, hostile("silent", certs) as silent:
+        slow = _baseline(tmp_path, drip.url, certs, 60, 6).rename(tmp_path / "slow.toml")
+        dead = _baseline(tmp_path, silent.url, certs, 2, 60).rename(tmp_path / "dead.toml")
+        (tmp_path / "portfolio.toml").write_text(
+            f'[[tenant]]\nname = "Slow"\nbaseline = "{slow.name}"\n\n'
+            f'[[tenant]]\nname = "Dead"\nbaseline = "{dead.name}"\n', encoding="utf-8")
+        started = time.monotonic()
+        try:
+            done = subprocess.run([*CLI, "audit", "--portfolio", str(tmp_path / "portfolio.toml"), "--no-history",
+                                   "--out", str(tmp_path / "out"), "--quiet"], capture_output=True, text=True,
+                                  timeout=6 + MARGIN_S, env={**os.environ, "AUDITOR_CLIENT_SECRET": "x" * 24})
+        except subprocess.TimeoutExpired:
+            pytest.fail("the portfolio did not end")
+        seconds = elapsed(started)
+    _tally(done.returncode == 3 and (tmp_path / "out" / "portfolio.html").exists())
+    assert done.returncode == 3, done.stderr
+    assert seconds < 6 + MARGIN_S
+    assert (tmp_path / "out" / "portfolio.html").exists()
+    assert "Traceback" not in done.stderr
+
+
 # -- Graph paging, sizes and shapes --------------------------------------------------------------------------
 
 
