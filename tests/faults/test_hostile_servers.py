@@ -89,7 +89,8 @@ def test_an_authority_that_accepts_and_never_answers_ends_the_run_within_the_tim
     _tally(code == 3)
     assert code == 3, err
     assert seconds < 2 + MARGIN_S
-    assert "sign-in failed" in err and "within 2 s" in err and "Traceback" not in err
+    assert "sign-in failed" in err and "Traceback" not in err
+    assert "within 2 s" in err or "timed out" in err  # the whole-answer bound or the read's, whichever fires first
 
 
 def test_an_authority_that_drips_a_byte_every_two_seconds_ends_at_the_run_deadline(
