@@ -104,6 +104,8 @@ def test_an_authority_that_drips_a_byte_every_two_seconds_ends_at_the_run_deadli
     assert "Traceback" not in err
     report = json.loads((tmp_path / "out" / "findings.json").read_text(encoding="utf-8"))
     assert "deadline" in json.dumps(report["run"]["collection"])  # the report says the run was cut short
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "Run stopped early" in page and "the run&#39;s deadline of 6 s" in page
 
 
 def test_an_authority_answering_discovery_with_500_is_one_line_and_exit_3(tmp_path: Path, certs: CertPaths) -> None:
