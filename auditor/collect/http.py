@@ -124,7 +124,7 @@ class GraphClient:
         return self.retry.base_backoff_s * (2 ** (attempt - 1)) * (1 + self._rng.random() / 4)
 
     def get(self, path: str, what: str | None = None) -> dict[str, Any]:
-        url = path if path.startswith("https://") else self.base + path
+        url = path if "://" in path else self.base + path  # a whole URL: a next link the pager let through
         what = what or f"GET {path.split('?')[0]}"
         response = self._send("GET", url, what)
         return _json_or_raise(response, what)

@@ -319,7 +319,7 @@ def _parameters(parameters: Mapping[str, Any]) -> dict[str, Any]:
 def _json(response: requests.Response) -> Any:
     try:
         return response.json() if response.content else None
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested past Python's stack
         return None
 
 

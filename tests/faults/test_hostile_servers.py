@@ -25,7 +25,9 @@ from auditor.collect.exchange_reader import read_exchange
 from auditor.collect.graph import GraphCollector
 from auditor.collect.http import GraphClient, GraphRequestError, RetryPolicy, VerifyingSession
 from auditor.collect.psrp import PsrpSettings, PsrpShellPool
+from auditor.collect.rest import RestClient, RestSettings
 from auditor.collect.run import collect
+from auditor.collect.shell import Command, ShellStats
 from auditor.demo import DEMO_BASELINE, DEMO_TENANT, emulator_baseline, emulator_settings, running_emulator
 from auditor.emulator.ca import CertPaths, generate_certificates
 from auditor.errors import CollectionError
@@ -193,6 +195,16 @@ def test_an_answer_over_the_size_cap_is_an_error_within_the_cap(announced: bool)
 def test_malformed_graph_listings_are_errors(body: str, expected: str) -> None:
     with hostile("answer", answer=lambda *_: http(200, body)) as peer, pytest.raises(GraphRequestError, match=expected):
         _client(peer.url).get_all("/users")
+    _tally(True)
+
+
+def test_an_exchange_rest_answer_nested_past_the_stack_is_an_error_not_a_crash() -> None:
+    nested = "[" * 100_000 + "]" * 100_000
+    with hostile("answer", answer=lambda *_: http(200, nested)) as peer:
+        client = RestClient(RestSettings(endpoint=f"{peer.url}/adminapi/beta", tenant_id="t", verify=False,
+                                         max_attempts=1), lambda: "token")
+        with pytest.raises(CollectionError, match="not an OData collection"):
+            client.invoke(Command("Get-Mailbox"), ShellStats())
     _tally(True)
 
 
