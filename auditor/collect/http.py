@@ -139,6 +139,11 @@ class GraphClient:
         what = what or f"GET {path.split('?')[0]}"
         guard = NextLinkGuard(self.base, what)
         url: str | None = path
+        if "://" in path:  # a next link from elsewhere (a $batch item's page): the same guard
+            try:
+                url = guard.follow(path)
+            except PagingRefused as exc:
+                raise GraphRequestError(str(exc)) from None
         while url:
             doc = self.get(url, what)
             rows = doc.get("value", [])

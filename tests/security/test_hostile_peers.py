@@ -53,6 +53,16 @@ def test_a_graph_next_link_to_another_origin_gets_no_request_and_no_token() -> N
         _search({"bearer token": TOKEN}, _texts(elsewhere.requests))
 
 
+def test_a_batch_items_next_link_to_another_origin_gets_no_request_and_no_token() -> None:
+    """A $batch item's page names its next page too; GraphCollector follows it through the same pager."""
+    with hostile("answer", answer=lambda *_: http(200, '{"value": []}')) as elsewhere:
+        with hostile("answer", answer=lambda *_: http(200, '{"value": []}')) as graph, \
+                pytest.raises(GraphRequestError, match="outside"):
+            _graph(graph.url).get_all(f"{elsewhere.url}/v1.0/servicePrincipals?$skiptoken=1")
+        assert elsewhere.requests == []
+        _search({"bearer token": TOKEN}, _texts(elsewhere.requests))
+
+
 def test_a_graph_redirect_to_another_origin_carries_no_token() -> None:
     with hostile("answer", answer=lambda *_: http(200, '{"value": []}')) as elsewhere:
         moved = (b"HTTP/1.1 302 Found\r\nLocation: " + f"{elsewhere.url}/v1.0/users".encode()
