@@ -100,7 +100,8 @@ def install_signal_handlers() -> None:
     _installed = True
     atexit.register(kill_all)
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, _handle)
+        if signal.getsignal(signum) != signal.SIG_IGN:  # started with it ignored (nohup, `&`): it stays ignored
+            signal.signal(signum, _handle)
 
 
 def _handle(number: int, frame: FrameType | None) -> None:
