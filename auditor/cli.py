@@ -6,6 +6,7 @@ Exit codes (README.md, "Exit codes"), first match wins:
   1  at least one FAIL (not waived) at or above --fail-on (default low)
   0  compliant
   4  internal error (a bug): the traceback goes to a log file, one line to stderr
+  130/143  interrupted by SIGINT (Ctrl+C) / SIGTERM: what was not read is ERROR, the reports are written
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ except ImportError:  # pragma: no cover
     from click.exceptions import ClickException  # type: ignore[no-redef]
 
 from auditor import __version__
+from auditor.collect import children
 from auditor.collect.children import install_signal_handlers
 from auditor.commands import history, live, offline, preflight
 from auditor.errors import AuditorError
@@ -31,7 +33,8 @@ from auditor.redact import redact
 from auditor.terminal import guarded_streams
 
 EXIT_HELP = ("Exit codes: 0 compliant; 1 a FAIL at or above --fail-on; 2 usage, configuration or input error; "
-             "3 incomplete audit (an ERROR finding); 4 internal error.")
+             "3 incomplete audit (an ERROR finding); 4 internal error; 130 interrupted (Ctrl+C), 143 stopped by "
+             "SIGTERM.")
 
 app = typer.Typer(
     name="auditor",
@@ -79,6 +82,11 @@ def main(argv: list[str] | None = None) -> None:
     install_signal_handlers()  # Ctrl+C and SIGTERM end the local pwsh children first
     with guarded_streams():
         code = _run(argv)
+        stopped = children.interrupted_exit_code()
+        if stopped is not None:  # the run wound down by itself: say so once, and exit as documented
+            typer.echo(f"auditor: interrupted: {children.signal_name()}; the run stopped early "
+                       f"(what was not read is ERROR; reports, if any, were written)", err=True)
+            code = stopped
     sys.exit(code if isinstance(code, int) else 0)
 
 
@@ -87,9 +95,10 @@ def _run(argv: list[str] | None) -> int | Any:
         code = app(args=argv, standalone_mode=False, prog_name="auditor")
     except typer.Exit as exc:
         code = exc.exit_code
-    except typer.Abort:
-        typer.echo("auditor: aborted", err=True)
-        code = 2
+    except typer.Abort:  # click turns a KeyboardInterrupt into Abort
+        if children.interrupted_exit_code() is None:
+            typer.echo("auditor: interrupted: SIGINT", err=True)
+        code = 130
     except ClickException as exc:
         typer.echo(f"auditor: error: {_one_line(exc.format_message())}{_help_hint(exc)}", err=True)
         code = 2
@@ -97,7 +106,8 @@ def _run(argv: list[str] | None) -> int | Any:
         typer.echo(f"auditor: error: {_one_line(redact(str(exc)))}", err=True)
         code = exc.exit_code
     except KeyboardInterrupt:
-        typer.echo("auditor: interrupted", err=True)
+        if children.interrupted_exit_code() is None:
+            typer.echo("auditor: interrupted: SIGINT", err=True)
         code = 130
     except Exception as exc:
         where = _write_crash_log(traceback.format_exc())

@@ -73,7 +73,8 @@ def emulator_baseline(base: Baseline, server: EmulatorServer) -> Baseline:
         base,
         tenant=TenantConfig(id=tenant.id, domain=tenant.default_domain, name=base.tenant.name or tenant.display_name),
         auth=AuthConfig(client_id=client["appId"], authority=server.base_url, graph_endpoint=server.base_url,
-                        exchange_resource=EXCHANGE_AUDIENCE, ca_bundle=server.ca_path, timeout_s=base.auth.timeout_s),
+                        exchange_resource=EXCHANGE_AUDIENCE, ca_bundle=server.ca_path, timeout_s=base.auth.timeout_s,
+                        run_deadline_s=base.auth.run_deadline_s),
         exchange=ExchangeConfig(
             transport=base.exchange.transport, server=host, port=int(port), ssl=True, path="wsman",
             auth=ExchangeAuth.BASIC, encryption=ExchangeEncryption.AUTO, username=str(jump.get("username", "")),

@@ -4,7 +4,8 @@ A portfolio file (TOML) names one baseline per tenant. The tenants are audited c
 (each audit waits on the network, so threads suffice), each into its own folder; then one summary page and one
 CSV compare them side by side. A tenant that cannot be audited (its sign-in is refused, its baseline is broken,
 its secret is not set) costs that tenant only: the others finish, the summary says what went wrong, and the
-exit code is 3 (README.md, "Exit codes").
+exit code is 3 (README.md, "Exit codes"). Each tenant's run has its own deadline (`[auth] run_deadline_s` of its
+baseline), so a tenant whose servers hang ends there as ERRORs and the summary is still written.
 
     [portfolio]
     title = "Managed tenants"            # optional; heads the summary page

@@ -198,10 +198,15 @@ def finish_run(snapshot: Snapshot, base: Baseline, folder: Path, options: RunOpt
     if console is not None:
         console.step("evaluating and writing reports")
     write_snapshot(snapshot, folder / "snapshot.json")
-    result = evaluate_and_report(snapshot, base, folder, options.formats, store, options.keep_snapshot,
-                                 options.fail_on)
+    from auditor.collect.children import stopping
+
+    interrupted = store is not None and stopping()  # Ctrl+C/SIGTERM: a cut-short run never becomes "previous"
+    result = evaluate_and_report(snapshot, base, folder, options.formats, None if interrupted else store,
+                                 options.keep_snapshot, options.fail_on)
     if console is not None:
         console.close()
     warnings = snapshot_problems(snapshot) + result.notes()  # notes() says when the run was not recorded
+    if interrupted:
+        warnings.append("history: warning: this run was not recorded (it was interrupted)")
     return FinishedRun(result=result, exit_code=result.exit_code(options.fail_on, only_new=options.fail_on_new),
                        warnings=tuple(warnings))

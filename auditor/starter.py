@@ -20,7 +20,8 @@ authority = "https://login.microsoftonline.com"      # sovereign clouds: their l
 graph_endpoint = "https://graph.microsoft.com"       # sovereign clouds: their Graph host
 exchange_resource = "https://outlook.office365.com"  # token audience for Exchange
 ca_bundle = ""                  # a CA bundle used instead of the system store (TLS inspection)
-timeout_s = 30                  # seconds per HTTP request (1 to 600)
+timeout_s = 30                  # seconds per HTTP request, the whole answer (1 to 600)
+run_deadline_s = 1800           # seconds for the whole run (5 to 86400); then what is unread is ERROR
 
 [exchange]
 transport = "psrp"              # psrp | local | rest (experimental) | none (Exchange checks then SKIP, saying why)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import msal
+import msal.exceptions
 import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -123,6 +124,12 @@ class TokenSource:
         except requests.exceptions.RequestException as exc:
             raise CollectionError(f"sign-in failed: cannot reach {authority}: {_clean(str(exc), credentials)}") \
                 from None
+        except msal.exceptions.MsalError as exc:  # e.g. discovery answered 5xx: MsalServiceError
+            raise CollectionError(f"sign-in failed: {authority} refused the discovery request: "
+                                  f"{_clean(str(exc), credentials)}") from None
+        except (KeyError, TypeError, AttributeError, RecursionError) as exc:  # an answer not in OIDC's shape
+            raise CollectionError(f"sign-in failed: the answer of {authority} could not be read "
+                                  f"({type(exc).__name__})") from None
 
     def token(self, scope: str) -> str:
         with self._lock:
@@ -133,6 +140,12 @@ class TokenSource:
             except requests.exceptions.RequestException as exc:
                 raise CollectionError(f"sign-in failed: cannot reach the token endpoint: "
                                       f"{_clean(str(exc), self.credentials)}") from None
+            except msal.exceptions.MsalError as exc:
+                raise CollectionError(f"sign-in failed: the token endpoint refused the request: "
+                                      f"{_clean(str(exc), self.credentials)}") from None
+            except (KeyError, TypeError, AttributeError, ValueError, RecursionError) as exc:
+                raise CollectionError(f"sign-in failed: the token endpoint's answer could not be read "
+                                      f"({type(exc).__name__})") from None
         if "access_token" in result:
             token = str(result["access_token"])
             register(token)

@@ -77,7 +77,9 @@ class OutputSerializer(Serializer):
         """The object: by the fast path, else by pypsrp's deserialiser (`fallback`: another thread's instance)."""
         try:
             return self._output(text)
-        except (Unsupported, ElementTree.ParseError, ValueError, TypeError, KeyError, AttributeError):
+        except ElementTree.ParseError as exc:  # pypsrp would hand the raw text back as if it were a value
+            raise UnreadableOutput(f"an output object is not CLIXML ({exc})") from None
+        except (Unsupported, ValueError, TypeError, KeyError, AttributeError):
             log.debug("pipeline output outside the fast path; using pypsrp's deserialiser")
         if fallback is None:
             return super().deserialize(text)
@@ -191,6 +193,10 @@ class Deferred:
         self.text: str | None = text
         self.value: Any = None
         self.error: BaseException | None = None
+
+
+class UnreadableOutput(ValueError):
+    """A PIPELINE_OUTPUT message that is not XML: the read fails (an ERROR), it never becomes a row."""
 
 
 class _Worker:

@@ -18,18 +18,19 @@ from auditor.models.snapshot import SECTION_NAMES, Section, SectionStatus
 def read_exchange(baseline: Baseline, settings: CollectionSettings,
                   exchange_token: Callable[[], str]) -> tuple[dict[str, Section], dict[str, Any]]:
     verify_tls = True if settings is None else settings.verify_tls
+    clock = None if settings is None else settings.clock  # the run's deadline (auditor/collect/bounds.py)
     if baseline.exchange.transport == "rest":  # experimental: README "Choosing the Exchange transport"
-        return collect_exchange(baseline, lambda: open_rest_pool(baseline, exchange_token, verify_tls))
+        return collect_exchange(baseline, lambda: open_rest_pool(baseline, exchange_token, verify_tls, clock))
     if baseline.exchange.transport is ExchangeTransport.LOCAL:  # a pwsh child per pool, on this machine
         return _with_session_facts(baseline, collect_exchange(baseline, lambda: open_local_pool(baseline,
-                                                                                               exchange_token)))
+                                                                                               exchange_token, clock)))
     if baseline.exchange.transport != "psrp":
         names = [n for n in SECTION_NAMES if n.startswith("exchange.")] + ["canaries"]
         reason = f"the {baseline.exchange.transport} transport is not available yet"
         return {n: Section(n, "exo", SectionStatus.NOT_COLLECTED, reason) for n in names}, {}
     token = exchange_token if baseline.exchange.connect == "jump-host" else None
     collected = collect_exchange(baseline, lambda: open_psrp_pool(
-        baseline, settings.psrp_password, token, baseline.auth.ca_bundle or None, verify_tls))
+        baseline, settings.psrp_password, token, baseline.auth.ca_bundle or None, verify_tls, clock))
     return collected if token is None else _with_session_facts(baseline, collected)
 
 

@@ -101,9 +101,14 @@ class GraphCollector:
         """The section a read produced (`error` when it failed for good); its data, or None."""
         try:
             source, data, queried, item_errors = read.result()
+            problem = shape_problem(name, data)
         except GraphRequestError as exc:
+            problem = str(exc)
+        except (KeyError, TypeError, AttributeError, ValueError, RecursionError) as exc:  # a malformed answer
+            problem = f"{_shape(name)}: {type(exc).__name__}: {' '.join(str(exc).split())[:120]}"
+        if problem is not None:
             out[name] = Section(name, source=f"graph:{name.split('.', 1)[1]}", status=SectionStatus.ERROR,
-                                error=str(exc))
+                                error=problem)
             return None
         out[name] = Section(name, source=source, status=SectionStatus.OK, data=data,
                             queried=tuple(queried) if queried is not None else None, item_errors=item_errors)
@@ -271,3 +276,25 @@ class GraphCollector:
                 users[row["id"]] = row
         data = sorted(users.values(), key=lambda u: u["userPrincipalName"].lower())
         return "graph:GET /users?$filter=mail in (...) / userPrincipalName in (...)", data, addresses, {}
+
+
+IDENTIFIED_BY_APP_ID = frozenset({"graph.servicePrincipals", "graph.applications", "graph.resources"})
+
+
+def shape_problem(name: str, data: Any) -> str | None:
+    """Why a section's rows are not what Graph documents (every object has its `id`; applications and service
+    principals their `appId`), or None. Checks and the collector's own joins rely on both."""
+    if not isinstance(data, list):
+        return f"{_shape(name)}: not a list"
+    for row in data:
+        if not isinstance(row, dict):
+            return f"{_shape(name)}: an entry is {type(row).__name__}, not an object"
+        keys = ("id", "appId") if name in IDENTIFIED_BY_APP_ID else ("id",)
+        for key in keys:
+            if not isinstance(row.get(key), str) or not row.get(key):
+                return f"{_shape(name)}: an entry has no {key} (found {type(row.get(key)).__name__})"
+    return None
+
+
+def _shape(name: str) -> str:
+    return f"the Microsoft Graph answer for {name} is not in its documented shape"

@@ -20,6 +20,8 @@ from typing import Any
 
 import requests
 
+from auditor.collect.bounds import UNBOUNDED, ResponseTooLarge, RunClock, RunStopped
+from auditor.collect.paging import NextLinkGuard, PagingRefused
 from auditor.collect.tls import tls_failure
 from auditor.errors import ConfigError
 
@@ -65,9 +67,11 @@ class GraphClient:
     """GET-only Graph access (plus $batch of GETs). Thread-safe; counts requests per route family."""
 
     def __init__(self, session: requests.Session, endpoint: str, token: Callable[[], str], timeout_s: float = 30,
-                 retry: RetryPolicy | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
+                 retry: RetryPolicy | None = None, sleep: Callable[[float], None] = time.sleep, *,
+                 clock: RunClock = UNBOUNDED) -> None:
         self.session, self.base = session, endpoint.rstrip("/") + "/v1.0"
         self.token, self.timeout_s = token, timeout_s
+        self.clock = clock
         self.retry = retry or RetryPolicy()
         self.sleep = sleep
         self.requests: Counter[str] = Counter()
@@ -85,7 +89,10 @@ class GraphClient:
                 raise GraphRequestError(f"{what}: gave up after waiting {self.waited_s:.0f} s for Graph to recover "
                                         f"(retry budget {self.retry.max_total_wait_s:.0f} s)")
             self.waited_s += seconds
-        self.sleep(seconds)
+        try:
+            self.clock.sleep(seconds) if self.sleep is time.sleep else self.sleep(seconds)
+        except RunStopped as exc:
+            raise GraphRequestError(f"{what}: {exc}") from None
 
     def _send(self, method: str, url: str, what: str, json_body: Any = None) -> requests.Response:
         """One logical request, retried on throttling, 503/504 and dropped connections."""
@@ -98,6 +105,8 @@ class GraphClient:
                     headers={"Authorization": f"Bearer {self.token()}", "Accept": "application/json"})
             except requests.exceptions.SSLError as exc:
                 raise GraphRequestError(f"{what}: {tls_failure(self.base.removesuffix('/v1.0'), exc)}") from None
+            except (RunStopped, ResponseTooLarge) as exc:
+                raise GraphRequestError(f"{what}: {exc}") from None
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
                 if attempt == self.retry.max_attempts:
                     raise GraphRequestError(f"{what}: connection failed: {_first_line(exc)}") from None
@@ -115,7 +124,7 @@ class GraphClient:
         return self.retry.base_backoff_s * (2 ** (attempt - 1)) * (1 + self._rng.random() / 4)
 
     def get(self, path: str, what: str | None = None) -> dict[str, Any]:
-        url = path if path.startswith("https://") else self.base + path
+        url = path if "://" in path else self.base + path  # a whole URL: a next link the pager let through
         what = what or f"GET {path.split('?')[0]}"
         response = self._send("GET", url, what)
         return _json_or_raise(response, what)
@@ -125,12 +134,27 @@ class GraphClient:
         return [item for page in self.pages(path, what) for item in page]
 
     def pages(self, path: str, what: str | None = None) -> Iterator[list[dict[str, Any]]]:
+        """Each page's rows. The next link is followed only on Graph's own origin, never twice, and at most
+        MAX_PAGES times (auditor/collect/paging.py): the bearer token goes nowhere else."""
         what = what or f"GET {path.split('?')[0]}"
+        guard = NextLinkGuard(self.base, what)
         url: str | None = path
+        if "://" in path:  # a next link from elsewhere (a $batch item's page): the same guard
+            try:
+                url = guard.follow(path)
+            except PagingRefused as exc:
+                raise GraphRequestError(str(exc)) from None
         while url:
             doc = self.get(url, what)
-            yield list(doc.get("value", []))
-            url = doc.get("@odata.nextLink")
+            rows = doc.get("value", [])
+            if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+                raise GraphRequestError(f"{what}: the answer's value is not a list of objects")
+            yield rows
+            link = doc.get("@odata.nextLink")
+            try:
+                url = guard.follow(link) if link is not None else None
+            except PagingRefused as exc:
+                raise GraphRequestError(str(exc)) from None
 
     def batch(self, paths: dict[str, str], what: str) -> dict[str, dict[str, Any] | GraphRequestError]:
         """GET many small things through $batch (20 per request); per-item 429/503 are retried.
@@ -150,14 +174,14 @@ class GraphClient:
                 body = {"requests": [{"id": i, "method": "GET", "url": pending[k]} for i, k in ids.items()]}
                 doc = _batch_envelope(self._send("POST", self.base + "/$batch", "POST /$batch", body), what)
                 for item in doc.get("responses", []):
-                    key = ids.get(str(item.get("id")))
+                    key = ids.get(str(item.get("id"))) if isinstance(item, dict) else None
                     if key is None:
                         continue
-                    status = int(item.get("status", 0))
+                    status = item.get("status") if isinstance(item.get("status"), int) else 0
                     if status in RETRY_STATUSES and attempt < self.retry.max_attempts:
                         throttled[key] = pending[key]
                         wait = max(wait, retry_after(item.get("headers") or {}, self._backoff(attempt)))
-                    elif 200 <= status < 300:
+                    elif 200 <= status < 300 and isinstance(item.get("body") or {}, dict):
                         results[key] = item.get("body") or {}
                     else:
                         results[key] = _error_from(status, item.get("body"), f"{what} ({pending[key].split('?')[0]})")
@@ -181,7 +205,7 @@ def retry_after(headers: Any, default: float) -> float:
 def _json_or_raise(response: requests.Response, what: str) -> dict[str, Any]:
     try:
         body = response.json() if response.content else {}
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested past Python's stack
         body = None
     if 200 <= response.status_code < 300 and isinstance(body, dict):
         return body
@@ -195,7 +219,7 @@ def _batch_envelope(response: requests.Response, what: str) -> dict[str, Any]:
     statuses are the answer whenever the body lists them (docs/microsoft-facts.md, Microsoft Graph)."""
     try:
         body = response.json() if response.content else None
-    except ValueError:
+    except (ValueError, RecursionError):
         body = None
     if isinstance(body, dict) and isinstance(body.get("responses"), list):
         return body

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from auditor.collect import shell as seam
+from auditor.collect.bounds import UNBOUNDED, RunClock
 from auditor.collect.exo_session import exchange_environment
 from auditor.collect.local_pwsh import LocalSettings, LocalSetupError, LocalShell, find_pwsh
 from auditor.collect.shell import ShellPool
@@ -15,12 +16,13 @@ from auditor.errors import CollectionError
 from auditor.models.baseline import Baseline
 
 
-def local_settings(baseline: Baseline) -> LocalSettings:
+def local_settings(baseline: Baseline, clock: RunClock | None = None) -> LocalSettings:
     ex = baseline.exchange
     hidden = (baseline.auth.certificate_password_env,) if baseline.auth.certificate_password_env else ()
     return LocalSettings(pwsh_path=ex.pwsh_path, organization=baseline.tenant.domain,
                          environment=exchange_environment(baseline), pools=ex.pools,
-                         operation_timeout_s=ex.operation_timeout_s, hidden_environment=hidden)
+                         operation_timeout_s=ex.operation_timeout_s, hidden_environment=hidden,
+                         clock=clock or UNBOUNDED)
 
 
 class LocalShellPool(ShellPool):
@@ -50,8 +52,9 @@ class LocalShellPool(ShellPool):
                 "module_version": getattr(first, "module_version", ""), **super().facts()}
 
 
-def open_local_pool(baseline: Baseline, exchange_token: Callable[[], str]) -> LocalShellPool:
-    return LocalShellPool.open(local_settings(baseline), exchange_token)
+def open_local_pool(baseline: Baseline, exchange_token: Callable[[], str], clock: RunClock | None = None
+                    ) -> LocalShellPool:
+    return LocalShellPool.open(local_settings(baseline, clock), exchange_token)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from psrpcore import ClientPowerShell, ClientRunspacePool, PSRPPayload, StreamType
@@ -23,6 +23,7 @@ from psrpcore.types import PSInvocationState, RunspacePoolState
 
 from auditor.collect import shell as seam
 from auditor.collect.allowlist import ensure_allowed
+from auditor.collect.bounds import UNBOUNDED, RunClock
 from auditor.collect.local_values import OutputPool, error_info, pipeline_events, powershell_version
 from auditor.collect.outofproc import FRAGMENT_SIZE, POOL, Channel, ChannelError
 from auditor.collect.psrp import redact
@@ -54,6 +55,7 @@ class LocalSettings:
     operation_timeout_s: float = 60.0  # any wait for the child (start-up, an ack, the next output)
     backoff_s: tuple[float, ...] = (0.5, 1.0, 2.0)
     hidden_environment: tuple[str, ...] = ()  # further variables to keep from the child (a certificate password)
+    clock: RunClock = field(default=UNBOUNDED, compare=False, repr=False)  # the run's deadline (bounds.py)
 
 
 def find_pwsh(path: str) -> str:
@@ -104,7 +106,8 @@ class LocalShell:
         exe = find_pwsh(self.settings.pwsh_path)
         self._end()
         channel = Channel([exe, "-NoLogo", "-NoProfile", "-s"], self.settings.operation_timeout_s, "pwsh",
-                          child_environment(self.settings.hidden_environment), counter=self.stats)
+                          child_environment(self.settings.hidden_environment), counter=self.stats,
+                          clock=self.settings.clock)
         self._channel = channel
         pool = OutputPool()
         self._pool = pool

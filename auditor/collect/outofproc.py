@@ -27,6 +27,7 @@ from typing import Any
 from xml.etree import ElementTree
 
 from auditor.collect import children
+from auditor.collect.bounds import UNBOUNDED, RunClock
 from auditor.errors import CollectionError
 
 POOL = uuid.UUID(int=0)  # the runspace pool's PSGuid; pipelines use their own id
@@ -94,11 +95,12 @@ class Channel:
     """One child process speaking the transport; the caller drives the PSRP layer from one thread at a time."""
 
     def __init__(self, argv: Sequence[str], timeout_s: float, name: str = "pwsh",
-                 env: Mapping[str, str] | None = None, counter: Any = None) -> None:
+                 env: Mapping[str, str] | None = None, counter: Any = None, clock: RunClock = UNBOUNDED) -> None:
         if children.stopping():
             raise ChannelError(f"{name} was not started: the run is being interrupted")
         self.name = name
         self.timeout_s = timeout_s
+        self.clock = clock  # no wait goes past the run's deadline
         self.counter = counter  # its `round_trips` counts packets the child answers (Data, Command, Signal, Close)
         self._cond = threading.Condition()
         self._acks: Counter[tuple[str, uuid.UUID]] = Counter()
@@ -158,14 +160,15 @@ class Channel:
         return self._failure
 
     def _wait(self, ready: Callable[[], bool], what: str) -> None:
-        deadline = time.monotonic() + self.timeout_s
+        deadline = min(time.monotonic() + self.timeout_s, self.clock.ends)
         with self._cond:
             while not ready():
                 if self._failure is not None:
                     raise ChannelError(f"{self._failure}, while {what}")
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    self._failure = f"{self.name} did not answer within {self.timeout_s:g} s, while {what}; killed"
+                    self._failure = self.clock.stop_reason() or (
+                        f"{self.name} did not answer within {self.timeout_s:g} s, while {what}; killed")
                     break
                 self._cond.wait(remaining)
             else:

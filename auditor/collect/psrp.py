@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from pypsrp.wsman import WSMan
 from auditor.collect import clixml
 from auditor.collect import shell as seam
 from auditor.collect.allowlist import ensure_allowed
+from auditor.collect.bounds import UNBOUNDED, RunClock, RunStopped, bound_session
 from auditor.collect.exo_session import (
     MAX_RECONNECTS,
     budget_spent,
@@ -67,17 +67,18 @@ class PsrpSettings:
     pools: int = 2
     connection_timeout_s: float = 30.0
     backoff_s: tuple[float, ...] = (0.5, 1.0, 2.0)  # waits before the 2nd, 3rd, 4th attempt of a pipeline
+    clock: RunClock = field(default=UNBOUNDED, compare=False, repr=False)  # the run's deadline (bounds.py)
 
     @classmethod
     def from_baseline(cls, baseline: Baseline, password: str, ca_path: str | None = None,
-                      verify_tls: bool = True) -> PsrpSettings:
+                      verify_tls: bool = True, clock: RunClock | None = None) -> PsrpSettings:
         ex = baseline.exchange
         return cls(server=ex.server, organization=baseline.tenant.domain, environment=exchange_environment(baseline),
                    port=ex.port, path=ex.path, ssl=ex.ssl,
                    auth=ex.auth, encryption=ex.encryption, username=ex.username, password=password,
                    cert_validation=verification(ca_path or baseline.auth.ca_bundle, verify_tls),
                    operation_timeout_s=ex.operation_timeout_s, configuration_name=ex.configuration_name,
-                   connect=ex.connect, pools=ex.pools)
+                   connect=ex.connect, pools=ex.pools, clock=clock or UNBOUNDED)
 
     @property
     def endpoint(self) -> str:
@@ -134,6 +135,10 @@ class PsrpShell:
                 except ValueError as exc:
                     raise ConfigError(f"[exchange] settings: {exc}") from None
                 self._wsman.stats = self.stats
+                # every WSMan answer whole within its timeouts, never past the run's deadline, at most 64 MiB
+                transport = self._wsman.transport
+                transport.session = transport._build_session()
+                bound_session(transport.session, s.clock, s.connection_timeout_s + s.operation_timeout_s + 15)
 
     def _open_once(self) -> None:
         s = self.settings
@@ -231,9 +236,15 @@ class PsrpShell:
             except (CollectionError, WinRMError, OSError) as exc:
                 if not _transient(exc) or attempt >= len(self.settings.backoff_s):
                     raise self._failure(exc, what) from None
-                time.sleep(self.settings.backoff_s[attempt])
+                try:
+                    self.settings.clock.sleep(self.settings.backoff_s[attempt])
+                except RunStopped as stopped:
+                    raise self._failure(stopped, what) from None
                 attempt += 1
                 self.stats.retries += 1
+            except Exception as exc:  # not WSMan (non-XML, HTML, a refused DTD): an ERROR, not the run
+                raise CollectionError(f"{what}: the answer from {self.settings.endpoint} is not a WSMan message "
+                                      f"({type(exc).__name__}: {seam.one_line(str(exc))[:120]})") from None
 
     def _invoke(self, commands: Sequence[Command]) -> Output:
         assert self._pool is not None
@@ -321,7 +332,9 @@ class PsrpShellPool(ShellPool):
 
 
 def open_psrp_pool(baseline: Baseline, password: str | None, exchange_token: Callable[[], str] | None,
-                   ca_path: str | None = None, verify_tls: bool = True) -> PsrpShellPool:
+                   ca_path: str | None = None, verify_tls: bool = True, clock: RunClock | None = None
+                   ) -> PsrpShellPool:
     """The pool `auditor collect`/`demo` use: settings from [exchange] and [tenant], password from the env.
     `verify_tls` is False only with --insecure-skip-tls-verify."""
-    return PsrpShellPool.open(PsrpSettings.from_baseline(baseline, password or "", ca_path, verify_tls), exchange_token)
+    return PsrpShellPool.open(PsrpSettings.from_baseline(baseline, password or "", ca_path, verify_tls, clock),
+                              exchange_token)

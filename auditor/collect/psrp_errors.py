@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import requests
 from pypsrp.exceptions import AuthenticationError, WinRMTransportError, WSManFaultError
 
+from auditor.collect.bounds import ResponseTooLarge, RunStopped
 from auditor.collect.tls import tls_failure
 
 if TYPE_CHECKING:
@@ -22,6 +23,8 @@ def describe_transport_error(exc: BaseException, s: PsrpSettings) -> str:
         return f"{who} rejected the credentials for {s.username or '(no user)'} (HTTP 401) at {s.endpoint}"
     if isinstance(exc, requests.exceptions.SSLError):
         return tls_failure(host, exc)
+    if isinstance(exc, RunStopped | ResponseTooLarge):
+        return f"{s.endpoint}: {text}"
     if isinstance(exc, requests.exceptions.Timeout):
         return f"{s.endpoint} did not answer in time ({type(exc).__name__})"
     if isinstance(exc, requests.exceptions.ConnectionError | ConnectionError):

@@ -21,7 +21,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,7 +29,9 @@ import requests
 
 from auditor.collect import shell as seam
 from auditor.collect.allowlist import ensure_allowed
+from auditor.collect.bounds import UNBOUNDED, ResponseTooLarge, RunClock, RunStopped, bound_session
 from auditor.collect.http import RETRY_STATUSES, VerifyingSession, retry_after
+from auditor.collect.paging import NextLinkGuard, PagingRefused
 from auditor.collect.rest_errors import NOT_ALLOWED, cmdlet_errors, connection_detail, describe_refusal, error_message
 from auditor.collect.shell import CmdletErrorInfo, Command, ItemResult, Output, PipelineFailed, ShellPool, ShellStats
 from auditor.collect.tls import tls_failure, verification
@@ -40,7 +42,6 @@ from auditor.redact import redact
 # The arbitration mailbox the module names for app-only calls, so Exchange routes them to the tenant's forest.
 SYSTEM_MAILBOX = "SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}"
 PAGE_SIZE = 1000  # the module's `Prefer: odata.maxpagesize`
-MAX_PAGES = 10_000
 SESSION_ONLY = frozenset({"Connect-ExchangeOnline"})  # a session command: REST has no session to connect
 # Opening the pool checks the token with the smallest read there is: one mailbox, one page of one row.
 PROBE = Command("Get-Mailbox", {"ResultSize": 1})
@@ -60,13 +61,16 @@ class RestSettings:
     max_attempts: int = 6  # per request, on 429/503/504 and dropped connections
     max_total_wait_s: float = 120.0  # summed over the run: a throttled tenant slows the run, never hangs it
     backoff_s: tuple[float, ...] = (0.5, 1.0, 2.0)  # waits before re-running a transient cmdlet error
+    clock: RunClock = field(default=UNBOUNDED, compare=False, repr=False)  # the run's deadline (bounds.py)
 
     @classmethod
-    def from_baseline(cls, baseline: Baseline, verify_tls: bool = True) -> RestSettings:
+    def from_baseline(cls, baseline: Baseline, verify_tls: bool = True, clock: RunClock | None = None
+                      ) -> RestSettings:
         ex = baseline.exchange
         return cls(endpoint=ex.rest_endpoint.rstrip("/"), tenant_id=baseline.tenant.id,
                    verify=verification(baseline.auth.ca_bundle, verify_tls), pools=ex.pools,
-                   connect_timeout_s=baseline.auth.timeout_s, operation_timeout_s=ex.operation_timeout_s)
+                   connect_timeout_s=baseline.auth.timeout_s, operation_timeout_s=ex.operation_timeout_s,
+                   clock=clock or UNBOUNDED)
 
     @property
     def url(self) -> str:
@@ -92,6 +96,8 @@ class RestClient:
         adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=max(10, settings.pools))
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
+        # a whole answer within its timeouts, never past the run's deadline, at most 64 MiB (bounds.py)
+        bound_session(self.session, settings.clock, settings.connect_timeout_s + settings.operation_timeout_s + 15)
         self.origin = _origin(settings.url)
 
     def close(self) -> None:
@@ -124,7 +130,7 @@ class RestClient:
                page_size: int, follow: bool) -> Output:
         output = Output()
         url: str | None = self.settings.url
-        seen: set[str] = set()
+        guard = NextLinkGuard(self.settings.url, command.describe())
         while url is not None:
             response = self._send(url, body, command.describe(), stats, page_size)
             doc = _json(response)
@@ -138,20 +144,16 @@ class RestClient:
                             if isinstance(row, dict) else seam.plain_row(row) for row in doc.get("value", [])]
             output.warnings += [seam.one_line(str(w)) for w in doc.get("@adminapi.warnings") or () if w]
             link = doc.get("@odata.nextLink") if follow else None
-            url = self._next(link, seen, command) if link else None
+            url = self._next(link, guard) if link else None
         return output
 
-    def _next(self, link: Any, seen: set[str], command: Command) -> str:
-        """The next page's URL, refused when it leaves the endpoint's origin (it would receive the token) or
-        loops."""
-        url = str(link)
-        if _origin(url) != self.origin:
-            raise CollectionError(f"{command.describe()}: refusing to follow @odata.nextLink to {_origin(url)}, "
-                                  f"outside {self.origin}")
-        if url in seen or len(seen) >= MAX_PAGES:
-            raise CollectionError(f"{command.describe()}: @odata.nextLink does not progress after {len(seen)} pages")
-        seen.add(url)
-        return url
+    def _next(self, link: Any, guard: NextLinkGuard) -> str:
+        """The next page's URL, refused when it leaves the endpoint's origin (it would receive the token),
+        loops, or passes the page cap (auditor/collect/paging.py)."""
+        try:
+            return guard.follow(link)
+        except PagingRefused as exc:
+            raise CollectionError(str(exc)) from None
 
     def _raise_or_record(self, response: requests.Response, doc: Any, command: Command, target: str | None,
                          output: Output, first_page: bool) -> None:
@@ -193,6 +195,8 @@ class RestClient:
                                              timeout=(s.connect_timeout_s, s.operation_timeout_s + 15))
             except requests.exceptions.SSLError as exc:
                 raise CollectionError(tls_failure(self.origin, exc)) from None
+            except (RunStopped, ResponseTooLarge) as exc:
+                raise CollectionError(f"{what}: {exc}") from None
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
                 if attempt == s.max_attempts:
                     raise CollectionError(f"{what}: cannot reach {self.origin}: {connection_detail(exc)}") from None
@@ -220,7 +224,10 @@ class RestClient:
                 raise CollectionError(f"{what}: gave up after waiting {self.waited_s:.0f} s for Exchange to recover "
                                       f"(retry budget {self.settings.max_total_wait_s:.0f} s)")
             self.waited_s += seconds
-        self._sleep(seconds)
+        try:
+            self.settings.clock.sleep(seconds) if self._sleep is time.sleep else self._sleep(seconds)
+        except RunStopped as exc:
+            raise CollectionError(f"{what}: {exc}") from None
 
     def _clean(self, text: str) -> str:
         with self._lock:
@@ -297,10 +304,11 @@ class RestShellPool(ShellPool):
         self.client.close()
 
 
-def open_rest_pool(baseline: Baseline, exchange_token: Callable[[], str], verify_tls: bool = True) -> RestShellPool:
+def open_rest_pool(baseline: Baseline, exchange_token: Callable[[], str], verify_tls: bool = True,
+                   clock: RunClock | None = None) -> RestShellPool:
     """The pool `auditor collect`/`audit`/`demo` use for `[exchange] transport = "rest"`.
     `verify_tls` is False only with --insecure-skip-tls-verify."""
-    return RestShellPool.open(RestSettings.from_baseline(baseline, verify_tls), exchange_token)
+    return RestShellPool.open(RestSettings.from_baseline(baseline, verify_tls, clock), exchange_token)
 
 
 def _parameters(parameters: Mapping[str, Any]) -> dict[str, Any]:
@@ -311,7 +319,7 @@ def _parameters(parameters: Mapping[str, Any]) -> dict[str, Any]:
 def _json(response: requests.Response) -> Any:
     try:
         return response.json() if response.content else None
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested past Python's stack
         return None
 
 

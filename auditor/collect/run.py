@@ -20,6 +20,7 @@ from urllib3.exceptions import InsecureRequestWarning
 from auditor import __version__
 from auditor.collect.auth import Credentials, TokenSource, is_known_cloud
 from auditor.collect.basic import check_basic_password
+from auditor.collect.bounds import RunClock, bound_session
 from auditor.collect.graph import GraphCollector
 from auditor.collect.http import GraphClient, RetryPolicy, VerifyingSession
 from auditor.collect.tls import verification
@@ -49,6 +50,9 @@ class CollectionSettings:
     progress: Callable[[str], None] = lambda message: None
     done: Callable[[str], None] = lambda message: None
     verify_tls: bool = True
+    clock: RunClock | None = None
+    """The run's deadline ([auth] run_deadline_s), set by `collect`; the Exchange transports bound their
+    sessions with it."""
 
 
 ExchangeReader = Callable[[Baseline, CollectionSettings, Callable[[], str]], tuple[dict[str, Section], dict[str, Any]]]
@@ -66,7 +70,9 @@ def collect(baseline: Baseline, settings: CollectionSettings, exchange: Exchange
     check_basic_password(baseline.exchange, settings.psrp_password)  # before any request (exit 2)
     collected_at = datetime.now(UTC).replace(microsecond=0)
     auth = baseline.auth
+    clock = settings.clock = RunClock(auth.run_deadline_s)
     session = VerifyingSession(verify=verification(auth.ca_bundle, settings.verify_tls))
+    bound_session(session, clock, auth.timeout_s)  # msal's sign-in and every Graph read: whole answers, in time
     if not settings.verify_tls:
         warnings.simplefilter("ignore", InsecureRequestWarning)
     facts: dict[str, Any] = {"graph_endpoint": auth.graph_endpoint, "exchange_transport": baseline.exchange.transport}
@@ -83,7 +89,7 @@ def collect(baseline: Baseline, settings: CollectionSettings, exchange: Exchange
         log.error("%s", exc)
         facts["sign_in_error"] = str(exc)
         sections = _all_failed(f"not collected: {exc}")
-        return _snapshot(baseline, collected_at, sections, facts)
+        return _snapshot(baseline, collected_at, sections, _stop_facts(facts, clock))
 
     # Graph and Exchange share nothing but the sign-in (TokenSource is thread-safe): read them at once.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="exchange") as background:
@@ -93,7 +99,7 @@ def collect(baseline: Baseline, settings: CollectionSettings, exchange: Exchange
         settings.progress("reading Microsoft Graph" + (" and Exchange Online" if reads_exchange else ""))
         started = time.monotonic()
         client = GraphClient(session, auth.graph_endpoint, lambda: tokens.token(scope), auth.timeout_s,
-                             settings.retry)
+                             settings.retry, clock=clock)
         sections.update(graph(client, baseline))
         facts["graph_requests"] = dict(sorted(client.requests.items()))
         facts["graph_retry_wait_s"] = round(client.waited_s, 2)
@@ -106,7 +112,16 @@ def collect(baseline: Baseline, settings: CollectionSettings, exchange: Exchange
     facts.update(exo_facts)
     if summary:
         settings.done(summary)
-    return _snapshot(baseline, collected_at, sections, facts)
+    return _snapshot(baseline, collected_at, sections, _stop_facts(facts, clock))
+
+
+def _stop_facts(facts: dict[str, Any], clock: RunClock) -> dict[str, Any]:
+    """The report's run facts say when the deadline or a signal cut the run short (its ERRORs say what)."""
+    reason = clock.stop_reason()
+    if reason is not None:
+        facts["stopped"] = reason.split(":", 1)[0] if reason.startswith("interrupted") else (
+            f"the run's deadline of {clock.deadline_s:g} s ([auth] run_deadline_s) was reached")
+    return facts
 
 
 def _read_exchange(baseline: Baseline, settings: CollectionSettings, exchange: ExchangeReader | None,

@@ -111,6 +111,7 @@ class AuthConfig:
     exchange_resource: str = "https://outlook.office365.com"
     ca_bundle: str = ""
     timeout_s: float = 30.0
+    run_deadline_s: float = 1800.0  # the whole run (one portfolio tenant): sign-in, Graph and Exchange
 
 
 @dataclass(frozen=True)
@@ -218,6 +219,7 @@ class Baseline:
 
 LIMITS: dict[str, tuple[int, int]] = {
     "timeout_s": (1, 600),                       # seconds per HTTP request
+    "run_deadline_s": (5, 86400),                # seconds for a whole run (or portfolio tenant)
     "port": (1, 65535),
     "operation_timeout_s": (1, 3600),            # seconds per PSRP pipeline
     "pools": (1, 16),                            # runspace pools (or REST requests) in parallel
@@ -282,7 +284,7 @@ def _tenant(r: TableReader) -> TenantConfig:
 
 def _auth(r: TableReader) -> AuthConfig:
     r.only({"client_id", "certificate", "certificate_password_env", "authority", "graph_endpoint",
-            "exchange_resource", "ca_bundle", "timeout_s"})
+            "exchange_resource", "ca_bundle", "timeout_s", "run_deadline_s"})
     client_id = r.text("client_id")
     if client_id and not GUID_RE.match(client_id):
         raise r.error("client_id", f"{client_id!r} is not a GUID (the auditor app's Application (client) ID)")
@@ -300,6 +302,8 @@ def _auth(r: TableReader) -> AuthConfig:
         exchange_resource=r.text("exchange_resource", d.exchange_resource).rstrip("/"),
         ca_bundle=r.text("ca_bundle"),
         timeout_s=float(r.number("timeout_s", d.timeout_s, *LIMITS["timeout_s"], integer=False)),
+        run_deadline_s=float(r.number("run_deadline_s", d.run_deadline_s, *LIMITS["run_deadline_s"],
+                                      integer=False)),
     )
 
 

@@ -18,7 +18,7 @@ SNAPSHOT = SAMPLES_DIR / "snapshots" / "sample-snapshot.json"
 SAMPLE = (SAMPLES_DIR / "baselines" / "sample.toml").read_text(encoding="utf-8")
 TABLES = {"tenant": ["id", "domain", "name"],
           "auth": ["client_id", "certificate", "certificate_password_env", "authority", "graph_endpoint",
-                   "exchange_resource", "ca_bundle", "timeout_s"],
+                   "exchange_resource", "ca_bundle", "timeout_s", "run_deadline_s"],
           "exchange": ["transport", "server", "port", "ssl", "path", "auth", "encryption", "username",
                        "configuration_name", "connect", "operation_timeout_s", "pools", "rest_endpoint", "pwsh_path"],
           "policy": ["credential_warning_days", "max_secret_lifetime_days", "canary_sample_size"],

@@ -116,7 +116,8 @@ OUT_OF_RANGE = [("auth.timeout_s", "nan"), ("auth.timeout_s", "inf"), ("auth.tim
                 ("auth.timeout_s", "-inf"), ("exchange.operation_timeout_s", "inf"),
                 ("exchange.operation_timeout_s", "nan"), ("exchange.pools", "3000"), ("exchange.pools", "100000000"),
                 ("exchange.port", "0"), ("policy.credential_warning_days", "999999999999"),
-                ("policy.max_secret_lifetime_days", "999999999999"), ("policy.canary_sample_size", "100000000")]
+                ("policy.max_secret_lifetime_days", "999999999999"), ("policy.canary_sample_size", "100000000"),
+                ("auth.run_deadline_s", "inf"), ("auth.run_deadline_s", "0"), ("auth.run_deadline_s", "1e9")]
 
 
 def starter_with(key: str, value: str) -> str:

@@ -13,7 +13,7 @@ from psrpcore.types import ErrorCategory, ErrorCategoryInfo, ErrorRecord, NETExc
 from pypsrp.complex_objects import GenericComplexObject
 from pypsrp.serializer import Serializer
 
-from auditor.collect.clixml import Deferred, OutputSerializer, deferred, install, resolve
+from auditor.collect.clixml import Deferred, OutputSerializer, UnreadableOutput, deferred, install, resolve
 from auditor.collect.shell import plain_row
 from auditor.demo import DEMO_TENANT
 from auditor.emulator.exchange.cmdlets import ExchangeCmdlets
@@ -124,3 +124,13 @@ def test_deferred_parsing_gives_the_same_objects_in_the_same_order():
     assert pool._serializer.defer is None
     assert parsed == [plain_row(Serializer().deserialize(t)) for t in texts]
     assert resolve("as is", plain_row) == {"Value": "as is"}
+
+
+@pytest.mark.parametrize("text", ["<Obj RefId='0'><MS><S N='Name'>x</S>", "not xml at all", "<Obj>&undefined;</Obj>",
+                                  '<!DOCTYPE o [<!ENTITY e SYSTEM "file:///etc/passwd">]><Obj>&e;</Obj>'],
+                         ids=["truncated", "text", "undefined-entity", "external-entity"])
+def test_output_that_is_not_clixml_fails_the_read_instead_of_becoming_a_value_row(text: str) -> None:
+    """pypsrp hands unparsable output back as its raw text, which would become a {"Value": "<raw xml>"} row:
+    a hostile host could plant rows. The read fails instead (the shell turns it into a section ERROR)."""
+    with pytest.raises(UnreadableOutput, match="not CLIXML"):
+        OutputSerializer().deserialize(text)

@@ -93,3 +93,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             f"(heavy faults recovered in {FIGURES['heavy_recovered']}; "
             f"{FIGURES['verdicts_on_partial_evidence']} verdicts reached on partial evidence, all confirmed by "
             f"the clean run; slowest {FIGURES['slowest_ms'] / 1000:.1f} s)")
+    if FIGURES["hostile_cases"]:
+        terminalreporter.write_line(
+            f"hostile peers and signals: {FIGURES['hostile_cases']} cases tried, {FIGURES['hostile_held']} held "
+            "(each ended by itself within its bound, as an ERROR or the documented exit code)")
