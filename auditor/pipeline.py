@@ -47,6 +47,9 @@ class RunResult:
             lines.append(f"history: {first} of this tenant and baseline; its {len(drift.new)} failing "
                          f"findings count as new")
         elif drift is not None and drift.previous is not None:
+            from auditor.history.listing import drift_lines
+
+            lines += drift_lines("NEW", drift.new) + drift_lines("RESOLVED", drift.resolved)
             lines.append(f"since run {drift.previous.run_id} ({drift.previous.collected_at}): {len(drift.new)} new, "
                          f"{len(drift.resolved)} resolved, {len(drift.changed)} changed")
         if self.not_recorded:
