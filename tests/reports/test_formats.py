@@ -199,3 +199,29 @@ def test_a_hostile_member_cannot_break_out_of_the_script(value: str) -> None:
     controls = any(c in value for c in "\n\r\u2028")
     assert check_grammar(script) >= (0 if controls else 3)  # a value with a line break is left to a person
     assert not [line for line in script.splitlines() if line.startswith("Remove-Mailbox")]
+
+
+# --- OCSF ----------------------------------------------------------------------------------------------------
+
+
+def test_ocsf_events_validate_as_compliance_findings(demo: Path, tmp_path: Path) -> None:
+    from py_ocsf_models.events.findings.compliance_finding import ComplianceFinding
+
+    code, _, err = run_cli("report", str(demo / "findings.json"), "-o", str(tmp_path), "-f", "ocsf")
+    assert code == 0, err
+    events = json.loads((tmp_path / "findings.ocsf.json").read_text(encoding="utf-8"))
+    doc = document(demo)
+    assert isinstance(events, list) and len(events) == len(doc.findings)
+    for raw, finding in zip(events, doc.findings, strict=True):
+        model = ComplianceFinding.model_validate(raw)  # the library's own validation
+        assert model.model_dump(mode="json", exclude_none=True) == raw  # nothing dropped or coerced
+        assert (raw["category_uid"], raw["class_uid"], raw["type_uid"], raw["activity_id"]) == (2, 2003, 200301, 1)
+        assert raw["metadata"]["event_code"] == finding.check_id and raw["status_code"] == finding.status.value
+        assert raw["metadata"]["tenant_uid"] == doc.run.tenant_id and isinstance(raw["time"], int)
+        expected = {"PASS": 1, "FAIL": 3, "WAIVED": 3, "ERROR": 0, "SKIP": 99}[finding.status.value]
+        assert raw["compliance"]["status_id"] == expected
+        assert raw["status_id"] == (3 if finding.status is Status.WAIVED else 1)
+        assert raw["severity_id"] == {"critical": 5, "high": 4, "medium": 3, "low": 2, "info": 1}[finding.severity]
+    assert len({e["finding_info"]["uid"] for e in events}) == len(events)
+    scope = next(e for e in events if e["metadata"]["event_code"] == "SCOPE-001" and e["status_code"] == "FAIL")
+    assert "New-ApplicationAccessPolicy -AppId" in scope["remediation"]["desc"]
