@@ -35,9 +35,7 @@ def ps_quote(value: str) -> str:
 
 def comment(text: str) -> str:
     """A `#` line; control characters shown as escapes so the text cannot end the comment."""
-    from auditor.terminal import one_line
-
-    return "# " + one_line(text)
+    return "# " + _UNSAFE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
 
 
 def command(verb_noun: str, *params: tuple[str, Any]) -> str:

@@ -95,6 +95,7 @@ def collect(baseline: Baseline, settings: CollectionSettings, exchange: Exchange
         client = GraphClient(session, auth.graph_endpoint, lambda: tokens.token(scope), auth.timeout_s,
                              settings.retry)
         sections.update(graph(client, baseline))
+        _check_baseline_permissions(baseline, sections)  # a misspelt permission: exit 2 before any snapshot
         facts["graph_requests"] = dict(sorted(client.requests.items()))
         facts["graph_retry_wait_s"] = round(client.waited_s, 2)
         facts["graph_wall_s"] = round(time.monotonic() - started, 3)
@@ -107,6 +108,14 @@ def collect(baseline: Baseline, settings: CollectionSettings, exchange: Exchange
     if summary:
         settings.done(summary)
     return _snapshot(baseline, collected_at, sections, facts)
+
+
+def _check_baseline_permissions(baseline: Baseline, sections: dict[str, Section]) -> None:
+    from auditor.models.baseline_permissions import check_permissions, resources_in
+
+    resources = sections.get("graph.resources")
+    if resources is not None and resources.status is SectionStatus.OK:
+        check_permissions(baseline, resources_in(resources.data))
 
 
 def _read_exchange(baseline: Baseline, settings: CollectionSettings, exchange: ExchangeReader | None,
