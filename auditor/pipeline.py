@@ -101,6 +101,9 @@ def evaluate_and_report(snapshot: Snapshot, baseline: Baseline, out: Path, forma
                         fail_on: Severity = Severity.LOW) -> RunResult:
     """With `history`: drift and trend go into the document, and the run is recorded once the reports are
     written (auditor/history/tracking.py says why in that order)."""
+    from auditor.models.baseline_permissions import check_snapshot_permissions
+
+    check_snapshot_permissions(snapshot, baseline)  # a misspelt permission is exit 2, not three misleading FAILs
     doc = build_document(snapshot, baseline, evaluate(snapshot, baseline), fail_on)
     if history is None:
         return RunResult(document=doc, written=tuple(write_reports(doc, out, formats)))

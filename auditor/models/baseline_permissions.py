@@ -49,9 +49,17 @@ def unknown_permissions(baseline: Baseline, resources: Iterable[ResourcePrincipa
                 values = [role.value for role in resource.app_roles]
                 if value.strip().lower() in {v.lower() for v in values}:
                     continue
+                elsewhere = [f"{r.display_name}:{role.value}" for r in resources_seen(by_key) if r is not resource
+                             for role in r.app_roles if role.value.lower() == value.strip().lower()]
+                hint = f" (did you mean {' or '.join(elsewhere)}?)" if elsewhere else _did_you_mean(value.strip(),
+                                                                                                    values)
                 problems.append(f"integration {integration.name!r} {field}: {name!r} is not an application "
-                                f"permission of {resource.display_name}{_did_you_mean(value.strip(), values)}")
+                                f"permission of {resource.display_name}{hint}")
     return problems
+
+
+def resources_seen(by_key: dict[str, ResourcePrincipal]) -> list[ResourcePrincipal]:
+    return list({r.id: r for r in by_key.values()}.values())
 
 
 def _did_you_mean(value: str, values: list[str]) -> str:

@@ -69,3 +69,19 @@ def test_names_resolve_against_the_resource_app_roles(name: str, expected: str |
         assert problems == []
     else:
         assert len(problems) == 1 and expected in problems[0] and repr(name) in problems[0]
+
+
+def test_a_bare_name_of_another_resource_points_at_its_full_name() -> None:
+    from dataclasses import replace
+
+    base = load_baseline(SAMPLES_DIR / "baselines" / "sample.toml")
+    base = replace(base, integrations=(replace(base.integrations[0], permissions=("full_access_as_app",),
+                                               allowed_extra=()),))
+    graph = ResourcePrincipal(id="1" * 8, app_id=GRAPH, display_name="Microsoft Graph",
+                              app_roles=(AppRole(id="1", value="Mail.Read"),))
+    exchange = ResourcePrincipal(id="2" * 8, app_id="00000002-0000-0ff1-ce00-000000000000",
+                                 display_name="Office 365 Exchange Online",
+                                 app_roles=(AppRole(id="9", value="full_access_as_app"),))
+    assert unknown_permissions(base, [graph, exchange]) == [
+        "integration 'Contact Center' permissions: 'full_access_as_app' is not an application permission of "
+        "Microsoft Graph (did you mean Office 365 Exchange Online:full_access_as_app?)"]
