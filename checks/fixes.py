@@ -173,7 +173,7 @@ def _owners(resource: str, ev: dict[str, Any], integ: Integration | None, msg: s
     for owner in ev.get("owners") or []:
         label = owner.get("userPrincipalName") or owner.get("mail") or owner.get("appId") or owner.get("id")
         if f"{label}: " in msg + "; " or msg.startswith(f"{label}:"):
-            lines.append(command("Remove-MgApplicationOwnerDirectoryObjectByRef", ("ApplicationId", Ref("$app.Id")),
+            lines.append(command("Remove-MgApplicationOwnerByRef", ("ApplicationId", Ref("$app.Id")),
                                  ("DirectoryObjectId", owner.get("id", ""))))
     return lines
 

@@ -129,7 +129,7 @@ VERBS = {"New-ApplicationAccessPolicy", "Remove-ApplicationAccessPolicy", "Add-D
          "Remove-DistributionGroupMember", "Set-DistributionGroup", "Set-Mailbox", "Update-MgUser",
          "Update-MgOauth2PermissionGrant", "Remove-MgOauth2PermissionGrant", "Get-MgApplication",
          "Get-MgServicePrincipal", "Remove-MgApplicationPassword", "Remove-MgServicePrincipalPassword",
-         "Remove-MgApplicationOwnerDirectoryObjectByRef", "Remove-ManagementRoleAssignment",
+         "Remove-MgApplicationOwnerByRef", "Remove-ManagementRoleAssignment",
          "Test-ApplicationAccessPolicy"}
 Q = f"[{PS_QUOTES}]"
 LITERAL = f"{Q}(?:[^{PS_QUOTES}\\r\\n]|{Q}{Q})*{Q}"
