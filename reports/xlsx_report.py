@@ -58,10 +58,7 @@ def summary_frame(doc: FindingsDocument) -> pd.DataFrame:
 
 
 def findings_frame(doc: FindingsDocument) -> pd.DataFrame:
-    frame = csv_report.frame(doc)  # already formula-neutral; the same columns as findings.csv
-    frame.insert(frame.columns.get_loc("remediation") + 1, "fix",
-                 [csv_report.neutralise(getattr(f, "fix", "") or "") for f in doc.findings])
-    return frame
+    return csv_report.frame(doc)  # already formula-neutral; the same columns as findings.csv
 
 
 def integrations_frame(doc: FindingsDocument) -> pd.DataFrame:

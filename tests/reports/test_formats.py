@@ -47,7 +47,7 @@ def test_csv_keeps_its_columns_and_gains_the_tenant(demo: Path) -> None:
     frame = pd.read_csv(demo / "findings.csv", dtype=str, keep_default_na=False)
     assert list(frame.columns[:11]) == ["check_id", "status", "severity", "integration", "resource", "message",
                                         "title", "remediation", "evidence", "references", "waiver"]
-    assert list(frame.columns[11:]) == ["tenant_id", "tenant_name", "collected_at"]
+    assert list(frame.columns[11:]) == ["tenant_id", "tenant_name", "collected_at", "fix"]
     doc = document(demo)
     assert set(frame["tenant_id"]) == {doc.run.tenant_id} and set(frame["tenant_name"]) == {"Contoso"}
     assert set(frame["collected_at"]) == {doc.run.collected_at}
