@@ -43,6 +43,8 @@ environment_name = ""           # Connect-ExchangeOnline -ExchangeEnvironmentNam
 credential_warning_days = 30    # CRED-002, TEN-003 (0 to 3650)
 max_secret_lifetime_days = 365  # CRED-004 (1 to 36500)
 canary_sample_size = 3          # SCOPE-005 (0 to 100): mailboxes outside the scope group to probe, besides canaries
+canary_rotation = "weekly"      # weekly: the sample changes with the ISO week of the run | fixed
+scope_canary_limit = 200        # SCOPE-005/007: mailboxes of the actual scope probed per integration (0 to 5000)
 
 [[integration]]
 name = "Contact Center"

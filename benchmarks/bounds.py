@@ -11,6 +11,12 @@ The reads are those docs/snapshot.md lists for a sweep; each is counted at its c
   input (Get-Mailbox, Get-Recipient, Get-DistributionGroup and Test-ApplicationAccessPolicy -Identity) share
   pipelines, 50 per pipeline; those whose rows do not (Get-DistributionGroupMember,
   Test-ServicePrincipalAuthorization) need one pipeline each.
+- The actual scope (issue 13): each group a valid access policy targets that the scope groups' expansion did
+  not read, and each nested group below it, costs a Get-DistributionGroupMember pipeline; so does each RBAC
+  group scope not read already; each management scope an assignment uses costs one
+  `Get-Recipient -RecipientPreviewFilter` pipeline. Scope canaries (the actual scope beyond the queues, the
+  explicit and the sampled canaries, at most `scope_canary_limit`) are probed like sampled ones; the count
+  leaves out as many as were sampled, so the bound never exceeds what a run must send.
 - Entra: msal's discovery of the token endpoint, one Graph token and one Exchange token.
 """
 
@@ -20,6 +26,7 @@ import math
 from typing import Any
 
 from auditor.collect.canaries import POOL_TYPES
+from auditor.emulator.exchange import opath
 from auditor.models.baseline import Baseline
 
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
@@ -104,6 +111,8 @@ def _wsman(doc: dict[str, Any], baseline: Baseline, listing_bytes: int) -> dict[
     pipeline(math.ceil(len(lookups) / STATEMENTS))  # Get-Mailbox -Identity
     recipients = set(scope) | {str(p["PolicyScopeGroupId"]).lower() for p in ex["applicationAccessPolicies"]}
     pipeline(math.ceil(len(recipients | managers) / STATEMENTS))  # Get-Recipient -Identity
+    expanded, previews = _scope_reads(ex, groups, seen)
+    pipeline(expanded + previews)  # members of policy and RBAC group scopes; one preview per management scope
     probes, rbac_probes = _probes(baseline, doc, groups, len(pool))
     pipeline(math.ceil(probes / STATEMENTS))  # Test-ApplicationAccessPolicy
     pipeline(rbac_probes)  # Test-ServicePrincipalAuthorization
@@ -124,8 +133,73 @@ def _probes(baseline: Baseline, doc: dict[str, Any], groups: dict[str, Any], poo
     for i in baseline.integrations:
         own = {a.lower() for a in (*i.mailboxes, *i.canaries)}
         members = len(groups.get(i.scope_group.lower(), {}).get("Members", ())) if i.scope_group else 0
-        count = len(own) + max(0, min(size, pool_size - len(own) - members))
+        sampled = max(0, min(size, pool_size - len(own) - members))
+        reach = _reach(i.app_id.lower(), i.access_model, ex, groups)
+        scope = max(0, min(baseline.policy.scope_canary_limit, len(reach - own) - sampled))
+        count = len(own) + sampled + scope
         probes += count
         if i.access_model == "rbac" or i.app_id.lower() in rbac_apps:
             rbac += count
     return probes, rbac
+
+
+def _valid_groups(ex: dict[str, Any], groups: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(AppId, AccessRight, group address) of every policy whose scope is a mail-enabled security group."""
+    return [(str(p["AppId"]).lower(), str(p.get("AccessRight") or "RestrictAccess"), g)
+            for p in ex["applicationAccessPolicies"] if (g := str(p["PolicyScopeGroupId"]).lower()) in groups
+            and groups[g].get("RecipientTypeDetails") == "MailUniversalSecurityGroup"]
+
+
+def _scope_reads(ex: dict[str, Any], groups: dict[str, Any], read: set[str]) -> tuple[int, int]:
+    """(member pipelines, preview pipelines) the actual scope adds to what the scope groups' expansion read."""
+    level, expanded = sorted({g for _, _, g in _valid_groups(ex, groups)} - read), set()
+    while level:
+        expanded |= set(level)
+        level = sorted({m.lower() for g in level for m in groups[g]["Members"] if m.lower() in groups}
+                       - read - expanded)
+    direct = {str(a["RecipientGroupScope"]).lower() for a in ex["managementRoleAssignments"]
+              if a.get("RecipientGroupScope")} - read - expanded
+    scopes = {str(a["CustomResourceScope"]).lower() for a in ex["managementRoleAssignments"]
+              if a.get("CustomResourceScope")}
+    return len(expanded) + len(direct), len(scopes)
+
+
+def _transitive(groups: dict[str, Any], address: str) -> set[str]:
+    found, seen, queue = set(), {address}, [address]
+    while queue:
+        for member in groups[queue.pop()]["Members"]:
+            member = member.lower()
+            if member in groups:
+                if member not in seen:
+                    seen.add(member)
+                    queue.append(member)
+            else:
+                found.add(member)
+    return found
+
+
+def _reach(app: str, model: str, ex: dict[str, Any], groups: dict[str, Any]) -> set[str]:
+    """The mailboxes an integration's scope canaries come from (see auditor/collect/actual_scope.py)."""
+    pool = {str(m["PrimarySmtpAddress"]).lower(): m for m in ex["mailboxes"]
+            if m.get("RecipientTypeDetails", "UserMailbox") in POOL_TYPES}
+    mine = [(right, g) for a, right, g in _valid_groups(ex, groups) if a in (app, "*")]
+    deny = set().union(*(_transitive(groups, g) for right, g in mine if right == "DenyAccess"))
+    restrict = [g for right, g in mine if right == "RestrictAccess"]
+    policy = (set().union(*(_transitive(groups, g) for g in restrict)) & set(pool)) if restrict else set(pool)
+    objects = {str(sp["ObjectId"]).lower() for sp in ex["servicePrincipals"] if str(sp["AppId"]).lower() == app}
+    scopes = {str(s["Name"]).lower(): s for s in ex["managementScopes"]}
+    rbac: set[str] = set()
+    for a in ex["managementRoleAssignments"]:
+        if str(a.get("App") or "").lower() not in objects:
+            continue
+        if a.get("CustomResourceScope"):
+            node = opath.parse(scopes[str(a["CustomResourceScope"]).lower()]["RecipientRestrictionFilter"])
+            rbac |= {k for k, m in pool.items() if node.evaluate(lambda prop, m=m: str(m.get(prop) or ""))}
+        elif a.get("RecipientGroupScope"):
+            group = groups.get(str(a["RecipientGroupScope"]).lower(), {"Members": []})
+            rbac |= {m.lower() for m in group["Members"]} & set(pool)
+        else:
+            rbac |= set(pool)
+    if model == "rbac" and not restrict:
+        return rbac
+    return (policy - deny) | rbac

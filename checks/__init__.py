@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from auditor.checks import app, credentials, group, mailbox, scope, tenant
+from auditor.checks import app, credentials, group, mailbox, reach, scope, tenant
 from auditor.checks.base import CheckSpec
 
 INTEGRATION_CHECKS: tuple[CheckSpec, ...] = (
@@ -32,6 +32,7 @@ INTEGRATION_CHECKS: tuple[CheckSpec, ...] = (
     scope.queues_reachable,
     scope.canaries_unreachable,
     scope.rbac_scoped,
+    reach.reaches_only_queues,
 )
 
 TENANT_CHECKS: tuple[CheckSpec, ...] = (

@@ -235,7 +235,8 @@ class Context(Indexed):
         raise DataError(f"exchange.authorizationTests: no result for app {app_id} and mailbox {address}")
 
     def canaries(self, integration: Integration) -> list[str]:
-        """Explicit plus sampled canaries, as chosen at collection time."""
+        """Explicit, sampled and scope canaries (the actual scope's non-queue mailboxes), as chosen at
+        collection time; snapshots from before scope canaries have none."""
         sec = self.section("canaries")
         if not isinstance(sec.data, dict):
             raise DataError("canaries: data is not an object")
@@ -247,7 +248,10 @@ class Context(Indexed):
         for key in ("explicit", "sampled"):
             if not isinstance(entry.get(key), list) or not all(isinstance(c, str) for c in entry[key]):
                 raise DataError(f"canaries.{integration.app_id}.{key}: missing, or not a list of addresses")
-        return list(dict.fromkeys(c.lower() for c in [*entry["explicit"], *entry["sampled"]]))
+        scope = entry.get("scope") or []
+        if not isinstance(scope, list) or not all(isinstance(c, str) for c in scope):
+            raise DataError(f"canaries.{integration.app_id}.scope: not a list of addresses")
+        return list(dict.fromkeys(c.lower() for c in [*entry["explicit"], *entry["sampled"], *scope]))
 
     def recipient_if_known(self, identity: str) -> ex.Recipient | None:
         """Like recipient(), but None when exchange.recipients is unavailable: for wording messages only."""

@@ -17,6 +17,7 @@ DISTRIBUTION_GROUPS = "https://learn.microsoft.com/exchange/recipients-in-exchan
 SET_DISTRIBUTION_GROUP = "https://learn.microsoft.com/powershell/module/exchange/set-distributiongroup"
 SHARED_MAILBOXES = "https://learn.microsoft.com/microsoft-365/admin/email/about-shared-mailboxes"
 RBAC_FOR_APPS = "https://learn.microsoft.com/exchange/permissions-exo/application-rbac"
+GET_RECIPIENT = "https://learn.microsoft.com/powershell/module/exchangepowershell/get-recipient"
 TEST_SP_AUTHZ = "https://learn.microsoft.com/powershell/module/exchange/test-serviceprincipalauthorization"
 EWS_OAUTH = "https://learn.microsoft.com/exchange/client-developer/exchange-web-services/how-to-authenticate-an-ews-application-by-using-oauth"
 EWS_RETIREMENT = "https://techcommunity.microsoft.com/blog/exchange/retirement-of-exchange-web-services-in-exchange-online/3924440"

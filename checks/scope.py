@@ -15,6 +15,7 @@ from auditor.checks.app import require_app
 from auditor.checks.base import Result, check, each_queue, errored, failed, passed, per_item, skipped
 from auditor.checks.context import Context
 from auditor.checks.permissions import granted_permissions, is_mailbox_role, role_allowed, role_grants
+from auditor.checks.reach import scope_canary_gaps
 from auditor.checks.scoping import judge_restriction
 from auditor.models.baseline import Integration
 from auditor.models.exchange import AccessPolicy, Group
@@ -183,8 +184,9 @@ def queues_reachable(ctx: Context, integration: Integration) -> Iterator[Result]
 )
 def canaries_unreachable(ctx: Context, integration: Integration) -> Iterator[Result]:
     canaries = ctx.canaries(integration)
+    gaps = list(scope_canary_gaps(ctx, integration))  # scope canaries beyond the bound, or not worked out
     if not canaries:
-        yield skipped(integration.app_id, "no canary: none in the baseline and none sampled")
+        yield from gaps or [skipped(integration.app_id, "no canary: none in the baseline and none sampled")]
         return
 
     def entra_mailbox() -> list[str]:
@@ -218,6 +220,7 @@ def canaries_unreachable(ctx: Context, integration: Integration) -> Iterator[Res
     for canary in (c.lower() for c in integration.canaries):
         if canary not in canaries:
             yield errored(canary, "this canary was not probed when the snapshot was collected")
+    yield from gaps
 
 
 @check(

@@ -135,11 +135,17 @@ def no_expiring_credentials(ctx: Context) -> Iterator[Result]:
     if (off := _disabled(ctx)) is not None:
         yield off
         return
+    # One problem, one finding: CRED-002 judges a baseline integration's credentials with the same window.
+    integrations = {i.app_id.lower(): i.name for i in ctx.baseline.integrations}
     for app in sorted(ctx.applications(), key=lambda a: a.app_id):
         if not any(c.is_valid(ctx.now) for c in app.credentials):
             continue
-        verdict = expiry_verdict(app.app_id, app.credentials, ctx.now, ctx.policy.credential_warning_days)
         name = app.display_name or app.app_id
+        if app.app_id.lower() in integrations:
+            yield skipped(app.app_id, f"{name}: baseline integration {integrations[app.app_id.lower()]!r}; "
+                                      "CRED-002 judges its credentials")
+            continue
+        verdict = expiry_verdict(app.app_id, app.credentials, ctx.now, ctx.policy.credential_warning_days)
         yield replace(verdict, message=f"{name}: {verdict.message}")
 
 

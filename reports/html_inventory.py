@@ -314,6 +314,14 @@ class IntegrationView:
     policies: tuple[Policy, ...] | Unavailable
     assignments: tuple[Assignment, ...] | Unavailable
     access_tests: tuple[AccessTest, ...]
+    reach: str | Unavailable | None = None
+    """"can reach: ..." (all N mailboxes, K through group G, through scope S); None in older inventories."""
+
+
+def reach_text(data: Any) -> str | Unavailable | None:
+    if gone := _unavailable(data):
+        return gone
+    return str(data["can_reach"]) if isinstance(data, Mapping) and data.get("can_reach") else None
 
 
 def _policies(data: Any) -> tuple[Policy, ...] | Unavailable:
@@ -408,7 +416,7 @@ def integration_views(data: Any, findings: tuple[Finding, ...], index: FindingIn
                                          now, window),
             scope_group=group_view(item.get("scope_group"), name, queues, index),
             policies=_policies(item.get("policies")), assignments=assignments,
-            access_tests=_access_tests(tests, name, index)))
+            access_tests=_access_tests(tests, name, index), reach=reach_text(item.get("reach"))))
     return views
 
 
@@ -421,6 +429,7 @@ class SweptApp:
     takeover_permissions: tuple[str, ...]
     policies: tuple[str, ...] | Unavailable
     verdicts: tuple[FindingLink, ...]
+    reach: str | Unavailable | None = None
 
 
 SWEEP_CHECKS = ("TEN-001", "TEN-002", "TEN-003", "TEN-004")
@@ -441,5 +450,6 @@ def sweep_view(data: Any, index: FindingIndex) -> list[SweptApp] | Unavailable:
             rbac_mailbox_roles=_unavailable(rbac) or tuple(_strings(rbac)),
             takeover_permissions=tuple(_strings(a.get("takeover_permissions"))),
             policies=_unavailable(policies) or tuple(_strings(policies)),
-            verdicts=tuple(v for c in SWEEP_CHECKS if (v := _verdict(index, c, "", app_id)))))
+            verdicts=tuple(v for c in SWEEP_CHECKS if (v := _verdict(index, c, "", app_id))),
+            reach=reach_text(a.get("reach"))))
     return apps

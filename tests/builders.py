@@ -106,6 +106,11 @@ class SnapshotBuilder:
         self.sections: dict[str, dict[str, Any]] = {
             name: {"source": f"test:{name}", "status": "ok", "error": None, "data": []} for name in SECTION_NAMES}
         self.sections["canaries"]["data"] = {}
+        self.sections["exchange.actualScope"]["data"] = None  # derived from the other sections unless set
+        self.queues: dict[str, list[str]] = {APP: ["support@contoso.com", "sales@contoso.com"]}
+        """Queue mailboxes per app, for the derived actual scope (the collector takes them from the baseline)."""
+        self.scope_recipients: dict[str, list[str]] = {}
+        """What Get-Recipient -RecipientPreviewFilter returns per management scope name (mailbox addresses)."""
         self.collection: dict[str, Any] = {}
         for app_id, name, roles in ((GRAPH, "Microsoft Graph", GRAPH_ROLES),
                                     (EXO, "Office 365 Exchange Online", EXO_ROLES)):
@@ -245,11 +250,78 @@ class SnapshotBuilder:
     def item_error(self, name: str, key: str, error: str) -> None:
         self.sections[name].setdefault("item_errors", {})[key] = error
 
+    def actual_scope(self) -> dict[str, Any]:
+        """exchange.actualScope as the collector would record it from this snapshot's sections: the pure part
+        of the collector (auditor.collect.actual_scope) over targets read from the builder's own groups."""
+        from auditor.collect.actual_scope import Target, actual_scope_section
+        from auditor.models.snapshot import Section, SectionStatus
+
+        def section(name: str) -> Section:
+            raw = self.sections.get(name) or {"source": "", "status": "error", "error": "dropped"}
+            return Section(name, raw["source"], SectionStatus(raw["status"]), raw.get("error"), raw.get("data"))
+
+        def rows(name: str) -> list[dict[str, Any]]:
+            data = section(name).data
+            return [r for r in data if isinstance(r, dict)] if isinstance(data, list) else []
+
+        groups = {str(g.get("Guid")).lower(): g for g in rows("exchange.groups")}
+        by_address = {str(g.get("PrimarySmtpAddress")).lower(): g for g in groups.values()}
+        mailboxes = {str(m.get("PrimarySmtpAddress")).lower(): m for m in rows("exchange.mailboxes")}
+
+        def nested(guid: str) -> Target:
+            target, seen, queue = Target(str(groups[guid].get("PrimarySmtpAddress"))), {guid}, [guid]
+            while queue:
+                for m in groups[queue.pop()].get("Members") or []:
+                    inner = str(m["Guid"]).lower()
+                    if str(m.get("RecipientTypeDetails")).endswith("Group"):
+                        if inner in groups and inner not in seen:
+                            seen.add(inner)
+                            queue.append(inner)
+                    elif m.get("RecipientTypeDetails") in ("UserMailbox", "SharedMailbox", "RoomMailbox",
+                                                           "EquipmentMailbox"):
+                        target.mailboxes[str(m.get("PrimarySmtpAddress")).lower()] = m
+            return target
+
+        targets: dict[str, Target] = {}
+        for policy in rows("exchange.applicationAccessPolicies"):
+            guid = str(policy.get("ScopeIdentityRaw") or ";").split(";")[1].lower()
+            key = f"policy:{policy.get('Identity')}"
+            targets[key] = nested(guid) if guid in groups else Target(str(policy.get("ScopeName")),
+                                                                      error="no such group")
+        for a in rows("exchange.roleAssignments"):
+            key = f"rbac:{a.get('Name')}"
+            if a.get("CustomResourceScope"):
+                found = self.scope_recipients.get(a["CustomResourceScope"])
+                targets[key] = Target(a["CustomResourceScope"], {m: mailboxes.get(m, {}) for m in found or ()},
+                                      None if found is not None else "RecipientPreviewFilter was not run")
+            elif a.get("RecipientGroupScope"):
+                group = by_address.get(str(a["RecipientGroupScope"]).lower())
+                targets[key] = Target(a["RecipientGroupScope"], {
+                    str(m.get("PrimarySmtpAddress")).lower(): m for m in (group or {}).get("Members") or []
+                    if not str(m.get("RecipientTypeDetails")).endswith("Group")})
+            else:
+                targets[key] = Target("Organization")
+        pool = [m for m in mailboxes.values()
+                if m.get("RecipientTypeDetails") in ("UserMailbox", "SharedMailbox", "RoomMailbox", "EquipmentMailbox")]
+        apps = list(self.queues.items())
+        built, _ = actual_scope_section(apps, section("exchange.applicationAccessPolicies"),
+                                        section("exchange.roleAssignments"), section("exchange.servicePrincipals"),
+                                        targets, pool, None)
+        return built.data
+
     def to_dict(self) -> dict[str, Any]:
+        scope = self.sections.get("exchange.actualScope")
+        if scope is None:
+            return {"schema_version": 1, "tenant": {"id": self.tenant_id, "domain": "contoso.onmicrosoft.com",
+                                                    "name": "Contoso"},
+                    "collected_at": format_datetime(self.now), "tool_version": "test", "baseline_hash": "",
+                    "collection": self.collection, "sections": self.sections}
+        if scope["status"] == "ok" and scope["data"] is None:
+            scope = {**scope, "data": self.actual_scope()}
         return {"schema_version": 1, "tenant": {"id": self.tenant_id, "domain": "contoso.onmicrosoft.com",
                                                 "name": "Contoso"},
                 "collected_at": format_datetime(self.now), "tool_version": "test", "baseline_hash": "",
-                "collection": self.collection, "sections": self.sections}
+                "collection": self.collection, "sections": {**self.sections, "exchange.actualScope": scope}}
 
     def build(self) -> Snapshot:
         return snapshot_from_dict(self.to_dict(), origin="test snapshot")

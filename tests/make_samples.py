@@ -28,6 +28,7 @@ from tests.make_demo_tenant import (  # the sample and the demo tenant share the
     VENDOR_TENANT,
 )
 
+CALENDAR_SYNC = "abababab-0000-4000-8000-000000000020"
 SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "snapshots" / "sample-snapshot.json"
 
 
@@ -108,6 +109,12 @@ def build() -> SnapshotBuilder:
           credentials=[], certificates=[cert(-10, 20, "gov")])
     b.app(PROVISIONING, "HR Provisioning", requested=("Directory.ReadWrite.All", "User.Read.All"))
     b.app(REPORTING, "Mail Reporting", requested=("Mail.Read",))
+    # Not an integration: its expiring secret is TEN-003's to count (an integration's is CRED-002's alone).
+    b.app(CALENDAR_SYNC, "Calendar Sync", requested=("User.Read.All",), credentials=[secret(-300, 12, "cal")])
+    # The actual scope is derived from the sections above (tests/builders.py), per integration's queues.
+    b.queues.update({TICKETING: ["helpdesk@contoso.com", "billing@contoso.com", "hr-queue@contoso.com"],
+                     ARCHIVER: ["archive@contoso.com"], FAX: [], SURVEY: ["survey@contoso.com"]})
+    b.scope_recipients["Archive mailboxes"] = ["archive@contoso.com"]
     b.app(BACKUP, "Legacy Backup", requested=("Exchange:full_access_as_app",))
     b.policy(BACKUP, "cctr_sec_group@contoso.com")
     b.app(MS_APP, "Microsoft first-party", application=False, owner_org=MICROSOFT_TENANT, requested=(),

@@ -40,6 +40,7 @@ DESIGN_CATALOG = {
     "SCOPE-004": ("Effective access is granted to every queue mailbox", "high"),
     "SCOPE-005": ("Effective access is denied outside the scope group", "critical"),
     "SCOPE-006": ("RBAC for Applications assignments of the app are scoped", "high"),
+    "SCOPE-007": ("The app can reach only its queue mailboxes", "critical"),
     "TEN-001": ("Every app with mailbox-data permissions is restricted", "critical"),
     "TEN-002": ("No app holds directory-takeover permissions unless approved", "critical"),
     "TEN-003": ("No app's credentials run out within the warning window", "medium"),
@@ -68,14 +69,14 @@ def test_every_check_has_metadata(spec: CheckSpec):
 
 def test_no_check_is_defined_outside_the_catalog():
     listed = {id(c) for c in CATALOG}
-    for family in ("app", "credentials", "group", "mailbox", "scope", "tenant"):
+    for family in ("app", "credentials", "group", "mailbox", "reach", "scope", "tenant"):
         module = importlib.import_module(f"auditor.checks.{family}")
         for name, value in vars(module).items():
             if isinstance(value, CheckSpec):
                 assert id(value) in listed, f"{family}.{name} ({value.id}) is not in the catalog"
 
 
-def test_checks_json_lists_the_thirty_ids():
+def test_checks_json_lists_the_thirty_one_ids():
     rows = json.loads(render_catalog("json"))
     assert [r["id"] for r in rows] == list(DESIGN_CATALOG)
     assert all({"id", "title", "severity"} <= set(r) for r in rows)

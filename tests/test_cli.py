@@ -30,11 +30,11 @@ def assert_one_line_error(err: str, *needles: str) -> None:
         assert needle in lines[0], (needle, lines[0])
 
 
-def test_checks_json_lists_thirty_checks(capsys):
+def test_checks_json_lists_thirty_one_checks(capsys):
     code, out, _ = run(capsys, "checks", "--format", "json")
     assert code == 0
     rows = json.loads(out)
-    assert len(rows) == 30 and rows[0]["id"] == "APP-001" and rows[-1]["id"] == "TEN-004"
+    assert len(rows) == 31 and rows[0]["id"] == "APP-001" and rows[-1]["id"] == "TEN-004"
 
 
 def test_checks_table_and_markdown(capsys):

@@ -31,7 +31,7 @@ def test_demo_evaluates_every_check_with_no_error(demo_run):
     statuses: dict[str, set[str]] = defaultdict(set)
     for f in findings:
         statuses[f["check_id"]].add(f["status"])
-    assert len(statuses) == 30
+    assert len(statuses) == 31
     both_ways = {c for c, s in statuses.items() if {"PASS", "FAIL"} <= s}
     assert len(both_ways) >= 25, sorted(set(statuses) - both_ways)
     for name in ("snapshot.json", "findings.json", "findings.csv", "report.html", "junit.xml"):

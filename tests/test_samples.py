@@ -29,7 +29,7 @@ def test_sample_exercises_every_check_both_ways_with_no_error():
     for check_id, statuses in seen.items():
         expected = {Status.FAIL} if check_id in FAIL_ONLY else {Status.PASS, Status.FAIL}
         assert expected <= statuses, (check_id, statuses)
-    assert len(seen) == 30
+    assert len(seen) == 31
     waived = [f for f in result.findings if f.status is Status.WAIVED]
     assert [(f.check_id, f.resource) for f in waived] == [("TEN-003", "ffffffff-0000-4000-8000-000000000010")]
     expired = [f for f in result.findings if f.waiver and f.waiver["expired"]]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from auditor.models.baseline import Integration
@@ -28,12 +29,20 @@ def in_pool(row: Mapping[str, Any]) -> bool:
     return row.get("RecipientTypeDetails") in POOL_TYPES and bool(row.get("PrimarySmtpAddress"))
 
 
-def canary_rank(app_id: str, address: str) -> str:
-    """The ordering key: SHA-256 (hex) of the lower-cased app id followed by the lower-cased address."""
-    return hashlib.sha256((app_id.lower() + address.lower()).encode("utf-8")).hexdigest()
+def canary_rank(app_id: str, address: str, week: str = "") -> str:
+    """The ordering key: SHA-256 (hex) of the lower-cased app id, the lower-cased address and, when samples
+    rotate, the ISO week of the collection (`2026-W49`); without a week, the fixed order of earlier versions."""
+    return hashlib.sha256((app_id.lower() + address.lower() + week).encode("utf-8")).hexdigest()
 
 
-def sample_canaries(app_id: str, pool: Iterable[str], excluded: Iterable[str], size: int) -> list[str]:
+def iso_week(when: datetime) -> str:
+    """`YYYY-Www`: the ISO 8601 week (Monday first; week 1 holds the year's first Thursday)."""
+    year, week, _ = when.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def sample_canaries(app_id: str, pool: Iterable[str], excluded: Iterable[str], size: int,
+                    week: str = "") -> list[str]:
     """The sampled canaries of one integration, lower-cased.
 
     Candidates are the pool's addresses minus `excluded` (the scope group's transitive members, the queue
@@ -45,15 +54,16 @@ def sample_canaries(app_id: str, pool: Iterable[str], excluded: Iterable[str], s
     if size <= 0:
         return []
     skip = {address.lower() for address in excluded}
-    return _first_ranked(app_id, {address.lower() for address in pool if address} - skip, size)
+    return first_ranked(app_id, {address.lower() for address in pool if address} - skip, size, week)
 
 
-def _first_ranked(app_id: str, candidates: Iterable[str], size: int) -> list[str]:
+def first_ranked(app_id: str, candidates: Iterable[str], size: int, week: str = "") -> list[str]:
     """The `size` lower-cased candidates first in canary_rank order. The raw digest orders as its hex form
     does, and a partial selection spares sorting a 50,000-mailbox pool once per integration."""
-    prefix = app_id.lower().encode("utf-8")
+    prefix, suffix = app_id.lower().encode("utf-8"), week.encode("utf-8")
     sha256 = hashlib.sha256
-    return heapq.nsmallest(size, candidates, key=lambda a: (sha256(prefix + a.encode("utf-8")).digest(), a))
+    return heapq.nsmallest(size, candidates,
+                           key=lambda a: (sha256(prefix + a.encode("utf-8") + suffix).digest(), a))
 
 
 def is_group(row: Mapping[str, Any]) -> bool:
@@ -98,7 +108,8 @@ class CanaryPool:
 
 
 def choose_canaries(app_id: str, explicit: Iterable[str], queues: Iterable[str], members: set[str],
-                    pool: Sequence[Mapping[str, Any]] | CanaryPool, size: int, source: str = POOL_SOURCE
+                    pool: Sequence[Mapping[str, Any]] | CanaryPool, size: int, source: str = POOL_SOURCE,
+                    week: str = ""
                     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """One integration's `canaries` entry and the pool rows of its sampled canaries.
 
@@ -108,7 +119,8 @@ def choose_canaries(app_id: str, explicit: Iterable[str], queues: Iterable[str],
     explicit = [c.lower() for c in explicit]
     excluded = members | {q.lower() for q in queues} | set(explicit)
     excluded |= {a for guid in members for a in index.address_by_guid.get(guid, ())}
-    sampled = [] if size <= 0 else _first_ranked(app_id, (a for a in index.by_address if a not in excluded), size)
+    sampled = [] if size <= 0 else first_ranked(app_id, (a for a in index.by_address if a not in excluded), size,
+                                                week)
     entry = {"explicit": explicit, "sampled": sampled, "pool_size": len(index.by_address), "pool_source": source}
     return entry, [dict(index.by_address[a]) for a in sampled]
 
@@ -131,7 +143,7 @@ def scope_members(groups: Section, scope_group: str, scope_guids: Mapping[str, s
 
 def canaries_section(integrations: Sequence[Integration], groups: Section, scope_guids: Mapping[str, str | None],
                      pool: Sequence[Mapping[str, Any]] | None, pool_error: str | None, size: int,
-                     source: str = POOL_SOURCE) -> tuple[Section, dict[str, list[dict[str, Any]]]]:
+                     source: str = POOL_SOURCE, week: str = "") -> tuple[Section, dict[str, list[dict[str, Any]]]]:
     """The `canaries` section (every integration's explicit and sampled canaries) and the pool rows of the
     sampled ones by app id. An integration whose scope-group membership is unknown gets no entry (SCOPE-005 is
     then ERROR for it alone) and an item error saying why; a pool that could not be read fails the section."""
@@ -148,19 +160,21 @@ def canaries_section(integrations: Sequence[Integration], groups: Section, scope
             errors[app] = f"cannot sample canaries outside scope group {integration.scope_group}: {problem}"
             continue
         data[app], rows[app] = choose_canaries(app, integration.canaries, integration.mailboxes, members, index,
-                                                   size, source)
+                                                   size, source, week)
+        data[app]["rotation"] = {"mode": "weekly" if week else "fixed", "week": week or None}
     return Section("canaries", f"sampled from {source}", SectionStatus.OK, None, data, None, errors), rows
 
 
 def probes(integrations: Sequence[Integration], canaries: Section | None) -> dict[str, tuple[str, str]]:
     """What the effective-access tests probe: "appid|address" -> (app id, address as written) for every
-    queue mailbox, explicit canary and sampled canary of every integration (no sampled ones without
+    queue mailbox, explicit, sampled and scope canary of every integration (no sampled ones without
     `canaries`: what can be probed before the mailbox pool is read)."""
     chosen = canaries.data if canaries is not None and canaries.status is SectionStatus.OK else {}
     found: dict[str, tuple[str, str]] = {}
     for integration in integrations:
         app = integration.app_id.lower()
         sampled = (chosen.get(app) or {}).get("sampled") or []
-        for address in (*integration.mailboxes, *integration.canaries, *sampled):
+        scope = (chosen.get(app) or {}).get("scope") or []
+        for address in (*integration.mailboxes, *integration.canaries, *sampled, *scope):
             found.setdefault(f"{app}|{address.lower()}", (app, address))
     return found

@@ -13,9 +13,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any
 
-from auditor.collect.canaries import EXO_POOL_SOURCE, POOL_SOURCE, canaries_section, in_pool, is_group, probes
+from auditor.collect.actual_scope import ScopeReader, actual_scope_section, with_scope_canaries
+from auditor.collect.canaries import EXO_POOL_SOURCE, POOL_SOURCE, canaries_section, in_pool, is_group, iso_week, probes
 from auditor.collect.exchange_identities import (
     NO_POLICIES_SOURCE,
     ROLE_SOURCE,
@@ -68,9 +70,12 @@ class ExchangeCollector:
     lookup_batch = LOOKUP_BATCH
     """Get-Mailbox, Get-Recipient and Get-DistributionGroup statements per pipeline."""
 
-    def __init__(self, shells: ShellPool | ExchangeShell, baseline: Baseline, *, batch_size: int = TEST_BATCH):
+    def __init__(self, shells: ShellPool | ExchangeShell, baseline: Baseline, *, batch_size: int = TEST_BATCH,
+                 now: datetime | None = None):
         self.pool = shells if isinstance(shells, ShellPool) else ShellPool([shells])
         self.baseline = baseline
+        # Sampled and scope canaries rotate with the ISO week of the collection ([policy] canary_rotation).
+        self.week = iso_week(now or datetime.now(UTC)) if baseline.policy.canary_rotation == "weekly" else ""
         self.integrations = baseline.integrations
         self.batch_size = max(1, batch_size)
         self._scope_guids: dict[str, str | None] = {}
@@ -96,9 +101,17 @@ class ExchangeCollector:
             auth_early_f = run.submit(lambda: self._authorization_items(
                 early, *principals_f.result(), breaker, _found_rows(found_f.result())))
             recipients_f = run.submit(lambda: self._recipients(policies_f.result(), groups_f.result()))
+            reader, ours = ScopeReader(self.pool), {i.app_id.lower() for i in self.integrations}
+            reads = lambda **more: reader.read(policies_f.result(), recipients_f.result(),  # noqa: E731
+                                               groups_f.result(), scopes_f.result(), *principals_f.result(), **more)
+            targets_f = run.submit(lambda: reads(apps=ours))
             (pool, pool_error), groups = pool_f.result(), groups_f.result()
             canaries, sampled = canaries_section(self.integrations, groups, self._scope_guids, pool, pool_error,
-                                                 self.baseline.policy.canary_sample_size, self._pool_facts["source"])
+                                                 self.baseline.policy.canary_sample_size, self._pool_facts["source"],
+                                                 self.week)
+            canaries, sampled = self._scope_canaries(canaries, sampled, policies_f.result(),
+                                                     *principals_f.result(), targets_f.result(), pool, pool_error)
+            sweep_targets_f = run.submit(lambda: reads(done=targets_f.result()))
             probed = probes(self.integrations, canaries)
             later = {k: v for k, v in probed.items() if k not in early}
             mailboxes, rows = self._mailboxes(found_f.result(), sampled)
@@ -109,12 +122,28 @@ class ExchangeCollector:
             authorization = self._authorization_section(probed, [*auth_keys_early, *auth_keys_late],
                                                         {**found_early, **found_late})
             sps, roles = principals_f.result()
+            actual, _ = actual_scope_section([(i.app_id, i.mailboxes) for i in self.integrations], policies_f.result(),
+                                             roles, sps, {**targets_f.result(), **sweep_targets_f.result()}, pool,
+                                             pool_error)
             sections = [policies_f.result(), recipients_f.result(), groups, mailboxes, access, sps, roles,
-                        scopes_f.result(), authorization, canaries]
+                        scopes_f.result(), authorization, canaries, actual]
         pool_facts = {f"canary_pool_{k}": v for k, v in self._pool_facts.items()}  # source (and fallback)
         facts = {**self.pool.facts(), "test_batch_size": self.batch_size, **pool_facts,
                  "canary_pool_size": len(pool or []), "wall_s": round(time.monotonic() - started, 3)}
         return {s.name: s for s in sections}, {"exchange": facts}
+
+    def _scope_canaries(self, canaries: Section, sampled: dict[str, list[dict[str, Any]]], policies: Section,
+                        sps: Section, roles: Section, targets: Any, pool: list[dict[str, Any]] | None,
+                        pool_error: str | None) -> tuple[Section, dict[str, list[dict[str, Any]]]]:
+        """The canaries with each integration's scope canaries, from the integrations' targets (rows merged into
+        `sampled`, so that their Guids are known to the access tests)."""
+        limit = self.baseline.policy.scope_canary_limit
+        apps = [(i.app_id, i.mailboxes) for i in self.integrations]
+        _, reaches = actual_scope_section(apps, policies, roles, sps, targets, pool, pool_error)
+        canaries, scope_rows = with_scope_canaries(self.integrations, canaries, reaches, targets, pool, limit,
+                                                   self.week)
+        merged = {app: [*sampled.get(app, []), *scope_rows.get(app, [])] for app in {*sampled, *scope_rows}}
+        return canaries, merged
 
     def _listing(self, name: str, command: Command, source: str | None = None,
                  on_failure: Callable[[PipelineFailed], Section] | None = None) -> Section:

@@ -9,6 +9,10 @@ from auditor.collect.canaries import CANARIES_SOURCE
 from auditor.collect.shell import ItemResult, one_line
 from auditor.models.snapshot import Section, SectionStatus
 
+ACTUAL_SCOPE_SOURCE = (
+    "exo:Get-ApplicationAccessPolicy, Get-DistributionGroupMember -ResultSize Unlimited (nested expanded), "
+    "Get-ManagementRoleAssignment, Get-Recipient -RecipientPreviewFilter -ResultSize Unlimited, "
+    "Get-Mailbox -ResultSize Unlimited")
 SOURCES = {
     "exchange.applicationAccessPolicies": "exo:Get-ApplicationAccessPolicy",
     "exchange.recipients": "exo:Get-Recipient -Identity",
@@ -20,6 +24,7 @@ SOURCES = {
     "exchange.managementScopes": "exo:Get-ManagementScope",
     "exchange.authorizationTests": "exo:Test-ServicePrincipalAuthorization -Identity -Resource",
     "canaries": CANARIES_SOURCE,
+    "exchange.actualScope": ACTUAL_SCOPE_SOURCE,
 }
 SECTIONS = tuple(SOURCES)
 IDENTITY_KEYS = ("PrimarySmtpAddress", "Guid", "Name", "Alias", "DisplayName", "Identity", "ExternalDirectoryObjectId",

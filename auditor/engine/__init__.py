@@ -11,6 +11,7 @@ from typing import Any
 from auditor.checks import CATALOG
 from auditor.checks.base import CheckSpec, NotApplicable, Result, SectionUnavailable
 from auditor.checks.context import Context
+from auditor.engine.root_cause import link_root_causes
 from auditor.engine.waivers import apply_waivers, waiver_states
 from auditor.errors import ConfigError
 from auditor.models.baseline import Baseline, Integration
@@ -57,6 +58,7 @@ def evaluate(snapshot: Snapshot, baseline: Baseline, catalog: tuple[CheckSpec, .
             findings += _run(ctx, spec, integration.name, default, (ctx, integration))
     for spec in (c for c in catalog if c.scope == "tenant"):
         findings += _run(ctx, spec, "", ctx.tenant_id, (ctx,))
+    findings = link_root_causes(findings)  # a reachable mailbox names the configuration failure behind it
     findings = apply_waivers(findings, baseline.waivers, ctx.now.date())
     return Evaluation(findings=tuple(findings), inventory=build_inventory(Context(snapshot, baseline)),
                       waivers=waiver_states(baseline.waivers, findings, ctx.now.date()))

@@ -7,12 +7,20 @@ The HTML report draws its integration sections from it. Whatever could not be re
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
-from auditor.checks.base import SectionUnavailable
+from auditor.checks.base import NotApplicable, SectionUnavailable
 from auditor.checks.context import Context
 from auditor.checks.credentials import describe
-from auditor.checks.permissions import granted_permissions, is_mailbox_role, requested_permissions, sweep_holdings
+from auditor.checks.permissions import (
+    Permission,
+    granted_permissions,
+    is_mailbox_role,
+    requested_permissions,
+    sweep_holdings,
+)
+from auditor.checks.reach import AppReach, app_reach, integration_reach
 from auditor.models.baseline import Integration
 from auditor.models.graph import MICROSOFT_TENANT_IDS
 from auditor.models.parsing import DataError
@@ -23,6 +31,19 @@ def _safe(func: Callable[[], Any]) -> Any:
         return func()
     except (SectionUnavailable, DataError) as exc:
         return {"unavailable": str(exc)}
+    except NotApplicable as exc:
+        return {"unavailable": exc.reason}
+
+
+def _app_reach(ctx: Context, app_id: str, perms: list[Permission], roles: list[str]) -> dict[str, Any]:
+    return _reach(app_reach(ctx, app_id, perms, roles))
+
+
+def _reach(reach: AppReach) -> dict[str, Any]:
+    """Each app's reach, first: "can reach: all N mailboxes / K mailboxes through group G / through scope S"."""
+    return {"can_reach": reach.describe(), "paths": reach.paths, "count": reach.aggregate.get("count"),
+            "beyond_queues": reach.aggregate.get("outside_queues"), "all": bool(reach.aggregate.get("all")),
+            "error": reach.error}
 
 
 def build_inventory(ctx: Context) -> dict[str, Any]:
@@ -59,6 +80,7 @@ def _integration(ctx: Context, integration: Integration) -> dict[str, Any]:
             {"Name": a.name, "Role": a.role, "CustomResourceScope": a.custom_resource_scope,
              "RecipientGroupScope": a.recipient_group_scope, "organisation_wide": a.is_organisation_wide}
             for a in ctx.role_assignments_for(app_id)]),
+        "reach": _safe(lambda: _reach(integration_reach(ctx, integration))),
         "access_tests": [_access(ctx, integration, m, "queue") for m in integration.mailboxes]
         + [_access(ctx, integration, c, "canary") for c in _safe(lambda: ctx.canaries(integration))
            if isinstance(c, str)],
@@ -104,7 +126,10 @@ def _sweep(ctx: Context) -> list[dict[str, Any]]:
         own = [] if isinstance(policies, dict) else [
             p.access_right + ("" if p.is_valid else " (invalid)") + (" *" if p.is_wildcard else "")
             for p in ctx.policies_naming(sp.app_id)]
+        roles: list[str] = rbac if isinstance(rbac, list) else []
+        reach = _safe(partial(_app_reach, ctx, sp.app_id, perms, roles)) if mailbox or rbac else None
         out.append({"app_id": sp.app_id, "display_name": sp.display_name, "mailbox_permissions": mailbox,
+                    "reach": reach,
                     "takeover_permissions": [p.name for p in perms if p.is_takeover], "rbac_mailbox_roles": rbac,
                     "policies": own if not isinstance(policies, dict) else policies})
     return out

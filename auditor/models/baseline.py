@@ -80,6 +80,13 @@ class AccessModel(StrEnum):
     RBAC = "rbac"  # RBAC for Applications (management role assignments with a scope)
 
 
+class CanaryRotation(StrEnum):
+    """Whether the sampled canaries change with the ISO week of the run (SCOPE-005)."""
+
+    WEEKLY = "weekly"
+    FIXED = "fixed"
+
+
 def _as_members(config: object, **choices: type[StrEnum]) -> None:
     """Plain strings given in code (builders, the emulator's baseline) become members: a choice is always its
     enum, and an unknown value fails where the object is made."""
@@ -136,6 +143,13 @@ class PolicyConfig:
     credential_warning_days: int = 30
     max_secret_lifetime_days: int = 365
     canary_sample_size: int = 3
+    scope_canary_limit: int = 200
+    """Mailboxes of an integration's actual scope probed as scope canaries (SCOPE-005); the rest are counted."""
+    canary_rotation: CanaryRotation = CanaryRotation.WEEKLY
+    """weekly: the sample's order includes the ISO week of the collection; fixed: the same order every run."""
+
+    def __post_init__(self) -> None:
+        _as_members(self, canary_rotation=CanaryRotation)
 
 
 @dataclass(frozen=True)
@@ -210,6 +224,7 @@ LIMITS: dict[str, tuple[int, int]] = {
     "credential_warning_days": (0, 3650),        # ten years
     "max_secret_lifetime_days": (1, 36500),      # a hundred years
     "canary_sample_size": (0, 100),
+    "scope_canary_limit": (0, 5000),             # scope canaries probed per integration (SCOPE-005)
 }
 """Every number's range (inclusive), as the starter baseline documents it: out of range is an error naming the key
 before any sign-in, so a typo never becomes a run that cannot end or a date past year 9999."""
@@ -326,7 +341,8 @@ def _pwsh_path(r: TableReader, default: str) -> str:
 
 
 def _policy(r: TableReader) -> PolicyConfig:
-    r.only({"credential_warning_days", "max_secret_lifetime_days", "canary_sample_size"})
+    r.only({"credential_warning_days", "max_secret_lifetime_days", "canary_sample_size", "scope_canary_limit",
+            "canary_rotation"})
     d = PolicyConfig()
     return PolicyConfig(
         credential_warning_days=r.number("credential_warning_days", d.credential_warning_days,
@@ -334,6 +350,8 @@ def _policy(r: TableReader) -> PolicyConfig:
         max_secret_lifetime_days=r.number("max_secret_lifetime_days", d.max_secret_lifetime_days,
                                           *LIMITS["max_secret_lifetime_days"]),
         canary_sample_size=r.number("canary_sample_size", d.canary_sample_size, *LIMITS["canary_sample_size"]),
+        scope_canary_limit=r.number("scope_canary_limit", d.scope_canary_limit, *LIMITS["scope_canary_limit"]),
+        canary_rotation=r.choice("canary_rotation", CanaryRotation, d.canary_rotation),
     )
 
 

@@ -67,7 +67,7 @@ class Finding:
     """The snapshot sections (and their sources) the check read."""
     remediation: str = ""
     references: tuple[str, ...] = ()
-    waiver: dict[str, str] | None = None
+    waiver: dict[str, str | bool] | None = None
     """For WAIVED findings, and FAILs whose waiver expired: reason, expires, and whether it expired."""
     fix: str = ""
     """For a FAIL: the remediation with this tenant's values filled in, as PowerShell lines and `#` comments

@@ -39,6 +39,7 @@ SECTION_NAMES = (
     "exchange.managementScopes",
     "exchange.authorizationTests",
     "canaries",
+    "exchange.actualScope",
 )
 
 
@@ -151,7 +152,7 @@ def _section_from_dict(name: str, raw: Any, bad: Any) -> Section:
     if not isinstance(raw, dict):
         raise bad(f"sections.{name}: not an object")
     try:
-        status = SectionStatus(raw.get("status"))
+        status = SectionStatus(str(raw.get("status")))
     except ValueError:
         raise bad(f"sections.{name}.status: {raw.get('status')!r} is not ok, error or not_collected") from None
     queried = raw.get("queried")

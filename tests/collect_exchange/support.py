@@ -32,7 +32,7 @@ QUEUES = ("support@contoso.com", "sales@contoso.com")
 EXCHANGE_SECTIONS = ("exchange.applicationAccessPolicies", "exchange.recipients", "exchange.groups",
                      "exchange.mailboxes", "exchange.accessTests", "exchange.servicePrincipals",
                      "exchange.roleAssignments", "exchange.managementScopes", "exchange.authorizationTests",
-                     "canaries")
+                     "canaries", "exchange.actualScope")
 
 
 def collector_doc(bulk: int = BULK) -> dict[str, Any]:
@@ -70,7 +70,7 @@ def audit_baseline(sample_size: int = 2, contact_canaries: Sequence[str] = ("ceo
     ticketing = integration(name="Ticketing", app_id=APP_RBAC, scope_group="", mailboxes=("support@contoso.com",),
                             canaries=("hr@contoso.com",), access_model="rbac")
     base = baseline(contact, ticketing, sweep=SweepConfig(enabled=False),
-                    policy=PolicyConfig(canary_sample_size=sample_size))
+                    policy=PolicyConfig(canary_sample_size=sample_size, canary_rotation="fixed"))
     base = dataclasses.replace(base, tenant=TenantConfig(id=TENANT_ID, domain=DOMAIN))
     return dataclasses.replace(base, exchange=dataclasses.replace(base.exchange, **exchange)) if exchange else base
 

@@ -77,14 +77,21 @@ def test_happy_path_sections(happy: Any, collector_tenant_doc: dict[str, Any]) -
     canaries = sections["canaries"].data
     pool = [m["PrimarySmtpAddress"] for m in collector_tenant_doc["exchange"]["mailboxes"]]
     in_group = {*QUEUES, "escalations@contoso.com"}
+    contact_sampled = _expected_sample(CONTACT, pool, {*in_group, "ceo@contoso.com"}, 2)
+    # Scope canaries: the actual scope beyond the queues. Contact Center's policy group holds escalations@
+    # through the nested tier2; Ticketing's organisation-wide Mail.Read reaches every mailbox.
     assert canaries[CONTACT] == {"explicit": ["ceo@contoso.com"], "pool_size": 20, "pool_source":
                                  "exo:Get-EXOMailbox -ResultSize Unlimited -PropertySets Minimum"
-                                 " -Properties ExchangeGuid,Sid",
-                                 "sampled": _expected_sample(CONTACT, pool, {*in_group, "ceo@contoso.com"}, 2)}
-    assert canaries[TICKETING]["sampled"] == _expected_sample(TICKETING, pool, {"support@contoso.com",
-                                                                                "hr@contoso.com"}, 2)
-    probed = {CONTACT: [*QUEUES, "ceo@contoso.com", *canaries[CONTACT]["sampled"]],
-              TICKETING: ["support@contoso.com", "hr@contoso.com", *canaries[TICKETING]["sampled"]]}
+                                 " -Properties ExchangeGuid,Sid", "sampled": contact_sampled,
+                                 "rotation": {"mode": "fixed", "week": None}, "scope": ["escalations@contoso.com"],
+                                 "scope_untested": 0, "scope_limit": 200, "scope_error": None}
+    ticketing_sampled = _expected_sample(TICKETING, pool, {"support@contoso.com", "hr@contoso.com"}, 2)
+    assert canaries[TICKETING]["sampled"] == ticketing_sampled
+    ticketing_scope = sorted({a.lower() for a in pool} - {"support@contoso.com", "hr@contoso.com",
+                                                          *ticketing_sampled})
+    assert canaries[TICKETING]["scope"] == ticketing_scope and canaries[TICKETING]["scope_untested"] == 0
+    probed = {CONTACT: [*QUEUES, "ceo@contoso.com", *contact_sampled, "escalations@contoso.com"],
+              TICKETING: ["support@contoso.com", "hr@contoso.com", *ticketing_sampled, *ticketing_scope]}
     keys = [f"{app}|{address}" for app, addresses in probed.items() for address in addresses]
 
     mailboxes = sections["exchange.mailboxes"]
@@ -99,8 +106,8 @@ def test_happy_path_sections(happy: Any, collector_tenant_doc: dict[str, Any]) -
     assert list(results) == keys
     assert all(t.mailbox_id == by_address[t.identity]["Guid"] for t in results.values())
     granted = {k for k, t in results.items() if t.granted}
-    assert granted == {f"{CONTACT}|{q}" for q in QUEUES} | {k for k in keys if k.startswith(TICKETING)} - {
-        f"{TICKETING}|ceo@contoso.com"}
+    assert granted == {f"{CONTACT}|{q}" for q in (*QUEUES, "escalations@contoso.com")} | {
+        k for k in keys if k.startswith(TICKETING)} - {f"{TICKETING}|ceo@contoso.com"}
 
     authz = sections["exchange.authorizationTests"]
     assert list(authz.queried or ()) == [k for k in keys if k.startswith(TICKETING)]  # the only app with RBAC
@@ -128,6 +135,7 @@ def test_happy_path_verdicts_with_the_real_checks(happy: Any) -> None:
            for f in findings if f.check_id.startswith(exchange_checks)}
     contact_sampled = sections["canaries"].data[CONTACT]["sampled"]
     ticketing_sampled = sections["canaries"].data[TICKETING]["sampled"]
+    ticketing_scope = sections["canaries"].data[TICKETING]["scope"]
     cc, tk = "Contact Center", "Ticketing"
     expected = {
         (cc, "GRP-001", "cctr_sec_group@contoso.com"): Status.PASS,
@@ -145,7 +153,10 @@ def test_happy_path_verdicts_with_the_real_checks(happy: Any) -> None:
         (cc, "SCOPE-004", "sales@contoso.com"): Status.PASS,
         (cc, "SCOPE-005", "ceo@contoso.com"): Status.PASS,
         **{(cc, "SCOPE-005", a): Status.PASS for a in contact_sampled},
+        # escalations@ sits in the scope group through tier2 (GRP-003): readable, so critical here too.
+        (cc, "SCOPE-005", "escalations@contoso.com"): Status.FAIL,
         (cc, "SCOPE-006", CONTACT): Status.SKIP,
+        (cc, "SCOPE-007", CONTACT): Status.FAIL,
         **{(tk, f"GRP-00{i}", TICKETING): Status.SKIP for i in range(1, 5)},
         (tk, "MBX-001", "support@contoso.com"): Status.PASS,
         (tk, "SCOPE-001", TICKETING): Status.FAIL,  # organisation-wide Application Mail.Read
@@ -153,10 +164,11 @@ def test_happy_path_verdicts_with_the_real_checks(happy: Any) -> None:
         (tk, "SCOPE-003", TICKETING): Status.SKIP,
         (tk, "SCOPE-004", "support@contoso.com"): Status.PASS,
         (tk, "SCOPE-005", "hr@contoso.com"): Status.FAIL,
-        **{(tk, "SCOPE-005", a): Status.FAIL for a in ticketing_sampled},
+        **{(tk, "SCOPE-005", a): Status.FAIL for a in [*ticketing_sampled, *ticketing_scope]},
         (tk, "SCOPE-006", f"{TICKETING}/ticketing-read-org"): Status.FAIL,
         (tk, "SCOPE-006", f"{TICKETING}/ticketing-rw-support"): Status.PASS,
         (tk, "SCOPE-006", f"{TICKETING}/ticketing-send-group"): Status.PASS,
+        (tk, "SCOPE-007", TICKETING): Status.FAIL,
     }
     assert got == expected
     assert not [f for f in findings if f.status is Status.ERROR]
@@ -170,8 +182,9 @@ def test_connects_once_per_pool_and_counts_round_trips(happy: Any) -> None:
     assert set(k for k in delta if k.startswith("psrp:")) <= ALLOWED_PSRP
     # Every access test of the run shares one pipeline; each authorization test is its own.
     assert run["pipelines_by_cmdlet"]["Test-ApplicationAccessPolicy"] == 1
+    ticketing_probes = len(happy[0]["exchange.authorizationTests"].queried or ())
     assert run["pipelines_by_cmdlet"]["Test-ServicePrincipalAuthorization"] == delta[
-        "psrp:Test-ServicePrincipalAuthorization"] == 4
+        "psrp:Test-ServicePrincipalAuthorization"] == ticketing_probes > 4  # queues, canaries, scope canaries
     assert run["round_trips"] == delta["POST /wsman"] == sum(v for k, v in delta.items() if k.startswith("wsman:"))
     assert run["pipelines"] == delta["wsman:Command"] and run["retries"] == run["pools_reopened"] == 0
 
@@ -179,7 +192,8 @@ def test_connects_once_per_pool_and_counts_round_trips(happy: Any) -> None:
 def test_smaller_batches_cost_more_pipelines(jump_host: Pair, happy: Any) -> None:
     server, _ = jump_host
     sections, facts = collect(server, audit_baseline(), batch_size=2)
-    assert facts["exchange"]["pipelines_by_cmdlet"]["Test-ApplicationAccessPolicy"] == 5  # 9 tests, 2 per pipeline
+    tests = len(happy[0]["exchange.accessTests"].queried or ())
+    assert facts["exchange"]["pipelines_by_cmdlet"]["Test-ApplicationAccessPolicy"] == (tests + 1) // 2
     assert sections["exchange.accessTests"].data == happy[0]["exchange.accessTests"].data
 
 
@@ -261,12 +275,13 @@ def test_a_batch_broken_by_one_item_is_rerun_item_by_item(jump_host: Pair, happy
 
     sections, facts = collect(server, audit_baseline(), wrap=lambda shell: RewritingShell(shell, break_sales))
     tests = sections["exchange.accessTests"]
-    key = f"{CONTACT}|sales@contoso.com"
-    assert tests.status is SectionStatus.OK and tests.item_errors == {
-        key: "Test-ApplicationAccessPolicy failed: A parameter cannot be found that matches parameter name 'Mailbox'."}
+    broken = {f"{CONTACT}|sales@contoso.com", f"{TICKETING}|sales@contoso.com"}  # a queue, a scope canary
+    assert tests.status is SectionStatus.OK and tests.item_errors == dict.fromkeys(
+        broken, "Test-ApplicationAccessPolicy failed: A parameter cannot be found that matches parameter name "
+                "'Mailbox'.")
     assert tests.data == [t for t in happy[0]["exchange.accessTests"].data
-                          if f"{t['AppId']}|{t['Identity']}" != key]
-    assert facts["exchange"]["pipelines_by_cmdlet"]["Test-ApplicationAccessPolicy"] == 1 + 9
+                          if f"{t['AppId']}|{t['Identity']}" not in broken]
+    assert facts["exchange"]["pipelines_by_cmdlet"]["Test-ApplicationAccessPolicy"] == 1 + len(tests.queried or ())
 
 
 def test_a_failing_cmdlet_run_alone_per_item_stops_after_three_failures(collector_tenant: Tenant) -> None:

@@ -277,3 +277,24 @@ def test_tenant_without_exchange_section_still_works() -> None:
     doc["exchange"] = {}
     cmdlets = _cmdlets(doc)
     assert cmdlets.invoke("Get-Mailbox", {}).records == []
+
+
+def test_get_recipient_previews_a_recipient_filter(cmdlets: ExchangeCmdlets) -> None:
+    """Get-Recipient -RecipientPreviewFilter (Get-Recipient.md): the recipients a management scope's filter
+    selects, mailboxes and groups alike; the default ResultSize still applies."""
+    out = cmdlets.invoke("Get-Recipient", {"RecipientPreviewFilter": "CustomAttribute1 -eq 'support'",
+                                           "ResultSize": "Unlimited"})
+    assert sorted(r.properties["PrimarySmtpAddress"] for r in out.records) == [
+        "escalations@contoso.com", "support@contoso.com"]
+    assert not out.errors and not out.warnings
+
+
+def test_get_recipient_preview_is_its_own_parameter_set_and_refuses_what_it_cannot_read(
+        cmdlets: ExchangeCmdlets) -> None:
+    with pytest.raises(CmdletError) as both:
+        cmdlets.invoke("Get-Recipient", {"Identity": "support@contoso.com",
+                                         "RecipientPreviewFilter": "Name -eq 'support'"})
+    assert "Parameter set cannot be resolved" in str(both.value.error.message)
+    with pytest.raises(CmdletError) as bad:
+        cmdlets.invoke("Get-Recipient", {"RecipientPreviewFilter": "Name -gt 'a'"})
+    assert "RecipientPreviewFilter" in str(bad.value.error.message)

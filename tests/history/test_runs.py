@@ -80,7 +80,7 @@ def test_the_changes_show_as_new_and_the_fix_as_resolved_in_findings_json(three_
     assert identities(drift["resolved"]) == {("GRP-003", "cfo@contoso.com", "FAIL", None)}
     assert drift["changed"] == [] and drift["counts"]["new"] == 3
     same = json.loads((tmp / "same" / "findings.json").read_text())["drift"]
-    assert same["counts"] == {"new": 0, "resolved": 0, "changed": 0, "unchanged": 169}
+    assert same["counts"] == {"new": 0, "resolved": 0, "changed": 0, "unchanged": 218}
 
 
 def test_the_report_shows_what_changed_since_the_last_run_and_the_trend(three_runs):
@@ -109,13 +109,13 @@ def test_history_lists_runs_with_counts_filtered_by_tenant_and_limited(three_run
     assert [r[0] for r in rows] == ["3", "2", "1"]
     header = lines[0].split()
     latest = dict(zip(header, rows[0], strict=True))
-    assert latest["FAIL"] == "39" and latest["CRIT"] == "12" and latest["NEW"] == "3" and latest["RESOLVED"] == "1"
+    assert latest["FAIL"] == "59" and latest["CRIT"] == "33" and latest["NEW"] == "3" and latest["RESOLVED"] == "1"
     assert dict(zip(header, rows[1], strict=True))["NEW"] == "0"
 
     code, out, _ = run(capsys, "history", "--history", db, "--tenant", "CONTOSO.onmicrosoft.com", "--limit", "1",
                        "--format", "json")
     listed = json.loads(out)
-    assert code == 0 and [r["id"] for r in listed] == [3] and listed[0]["summary"]["by_status"]["FAIL"] == 39
+    assert code == 0 and [r["id"] for r in listed] == [3] and listed[0]["summary"]["by_status"]["FAIL"] == 59
     code, out, _ = run(capsys, "history", "--history", db, "--tenant", "fabrikam")
     assert code == 0 and out.startswith("no runs recorded for fabrikam")
 
@@ -124,7 +124,7 @@ def test_diff_of_two_run_ids_and_of_two_findings_files_agree(three_runs, capsys,
     tmp, db, _ = three_runs
     code, out, _ = run(capsys, "diff", "2", "3", "--history", db, "--out", str(tmp_path / "ids.json"))
     assert code == 0
-    assert "3 new, 1 resolved, 0 changed, 166 unchanged" in out
+    assert "3 new, 1 resolved, 0 changed, 215 unchanged" in out
     assert re.search(r"^NEW\s+PASS -> FAIL\s+high\s+GRP-002\s+Contact Center: sales@contoso.com", out, re.M)
     assert re.search(r"^RESOLVED\s+FAIL -> absent\s+high\s+GRP-003\s+Ticketing: cfo@contoso.com", out, re.M)
     by_id = json.loads((tmp_path / "ids.json").read_text())

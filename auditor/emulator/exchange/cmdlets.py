@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from auditor.emulator.exchange import exo_mailbox, records
+from auditor.emulator.exchange import exo_mailbox, opath, records
 from auditor.emulator.exchange.access import Rbac, check_access, load_policies
 from auditor.emulator.exchange.binding import (
     ROLE_ASSIGNEE_TYPE,
@@ -30,6 +30,7 @@ from auditor.emulator.exchange.model import (
     CmdletResult,
     ErrorFactory,
     command_not_found,
+    parameter_error,
 )
 from auditor.emulator.realism import realism_of
 
@@ -136,9 +137,31 @@ def _get_exo_mailbox(svc: ExchangeCmdlets, bound: dict[str, Any]) -> CmdletResul
 
 def _get_recipient(svc: ExchangeCmdlets, bound: dict[str, Any]) -> CmdletResult:
     result = CmdletResult()
-    for r in _recipients(svc, "Get-Recipient", bound, ("mailbox", "group"), lambda r: True, result):
+    accept: Callable[[Recipient], bool] = lambda r: True  # noqa: E731
+    if "RecipientPreviewFilter" in bound:
+        accept = _preview_filter(bound)
+    for r in _recipients(svc, "Get-Recipient", bound, ("mailbox", "group"), accept, result):
         result.records.append(records.recipient(r))
     return result
+
+
+def _preview_filter(bound: dict[str, Any]) -> Callable[[Recipient], bool]:
+    """-RecipientPreviewFilter (its own parameter set, so never with -Identity): the recipients a filter
+    selects, as a management scope's RecipientRestrictionFilter would (Get-Recipient.md). Only the OPATH
+    subset of opath.py is understood; anything else is refused, never guessed."""
+    if "Identity" in bound:
+        raise CmdletError(parameter_error(
+            "Get-Recipient", "AmbiguousParameterSet",
+            "Parameter set cannot be resolved using the specified named parameters."))
+    raw = bound["RecipientPreviewFilter"]
+    try:
+        node = opath.parse(text(raw))
+    except opath.OpathError as exc:
+        raise CmdletError(parameter_error(
+            "Get-Recipient", "ParameterArgumentValidationError",
+            f"Cannot bind parameter 'RecipientPreviewFilter' to the target. Invalid filter syntax: {exc}", raw,
+        )) from None
+    return lambda r: node.evaluate(r.attribute)
 
 
 def _get_group(svc: ExchangeCmdlets, bound: dict[str, Any]) -> CmdletResult:
@@ -293,7 +316,7 @@ _SPECS: dict[str, CmdletSpec] = {
         CmdletSpec("Get-DistributionGroupMember", _get_group_member, ("Identity", "ResultSize"), ("Identity",)),
         CmdletSpec("Get-Mailbox", _get_mailbox, _RECIPIENT_PARAMS),
         CmdletSpec("Get-EXOMailbox", _get_exo_mailbox, exo_mailbox.PARAMS),
-        CmdletSpec("Get-Recipient", _get_recipient, _RECIPIENT_PARAMS),
+        CmdletSpec("Get-Recipient", _get_recipient, (*_RECIPIENT_PARAMS, "RecipientPreviewFilter")),
         CmdletSpec("Get-ServicePrincipal", _get_service_principal, ("Identity",)),
         CmdletSpec(
             "Get-ManagementRoleAssignment",

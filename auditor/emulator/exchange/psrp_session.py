@@ -76,7 +76,9 @@ def to_psobject(record: Record) -> PSObject:
         adapted.append(prop)
     # psrpcore writes <ToString> without CLIXML's escaping; control characters from tenant text would make
     # the message unparseable, so escape them the way CLIXML does (_x001B_).
-    obj.PSObject.to_string = clixml_escape(record.to_string)
+    escaped = clixml_escape(record.to_string)
+    if escaped is not None:
+        obj.PSObject.to_string = escaped
     return obj
 
 
