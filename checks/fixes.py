@@ -240,6 +240,16 @@ def _org_wide_role(resource: str, ev: dict[str, Any], integ: Integration | None,
     return [*lines, command("Remove-ManagementRoleAssignment", ("Identity", name), ("Confirm", False))]
 
 
+def _reach(resource: str, ev: dict[str, Any], integ: Integration | None, msg: str) -> list[str]:
+    paths = "; ".join(f"{p.get('path')} on {p.get('scope')}: {p.get('outside_queues')} beyond the queues"
+                      for p in ev.get("by_path") or [] if p.get("outside_queues"))
+    cause = f" (root cause: {ev['root_cause']}; its block above)" if ev.get("root_cause") else ""
+    return [comment(f"{resource} reaches {ev.get('beyond_queues')} mailboxes beyond its queues{cause}. "
+                    f"Paths that reach beyond: {paths or 'see the finding'}."),
+            comment("The SCOPE-001/002, GRP-003 and SCOPE-006 blocks narrow those paths; re-run the audit to "
+                    "confirm this app reaches only its queue mailboxes.")]
+
+
 def _app_missing(resource: str, ev: dict[str, Any], integ: Integration | None, msg: str) -> list[str]:
     return _portal(f"Entra admin center > Enterprise applications: look up app id {resource}; fix the baseline's "
                    "app_id, or create or re-enable its service principal")
@@ -247,7 +257,7 @@ def _app_missing(resource: str, ev: dict[str, Any], integ: Integration | None, m
 
 FIXERS: dict[str, Fixer] = {
     "SCOPE-001": _add_policy, "SCOPE-002": _replace_policy, "SCOPE-003": _policies, "SCOPE-004": _member(
-        "Add-DistributionGroupMember"), "SCOPE-005": _test_access, "SCOPE-006": _org_wide_role,
+        "Add-DistributionGroupMember"), "SCOPE-005": _test_access, "SCOPE-006": _org_wide_role, "SCOPE-007": _reach,
     "GRP-001": _security_group, "GRP-002": _member("Add-DistributionGroupMember"),
     "GRP-003": _member("Remove-DistributionGroupMember"), "GRP-004": _group_settings,
     "MBX-001": _shared, "MBX-002": _block_sign_in,

@@ -26,7 +26,7 @@ PHASES = {
     "OWN-001": 3, "TEN-001": 3, "TEN-002": 3, "TEN-004": 3,
     "CRED-001": 4, "CRED-002": 4, "CRED-003": 4, "CRED-004": 4, "CRED-006": 4, "TEN-003": 4,
     "PERM-001": 5, "CONSENT-001": 5,  # grant what is missing only once the app is restricted
-    "SCOPE-005": 6, "APP-001": 6,  # check again, read-only
+    "SCOPE-005": 6, "SCOPE-007": 6, "APP-001": 6,  # check again, read-only
 }
 PHASE_TITLES = {1: "Restrict the apps", 2: "Scope groups and queue mailboxes", 3: "Remove excess access",
                 4: "Credentials", 5: "Missing permissions", 6: "Check again"}
