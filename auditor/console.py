@@ -16,12 +16,14 @@ from rich.console import Console as RichConsole
 from rich.markup import escape
 
 from auditor.redact import RedactingFilter, quiet_client_loggers
-from auditor.terminal import printable
+from auditor.terminal import guard, printable, raw_stream
 
 
 class Console:
     def __init__(self, quiet: bool = False, verbose: int = 0) -> None:
-        self.rich = RichConsole(stderr=True, highlight=False)
+        # Rich gets the terminal itself: its own colours and cursor moves must reach it as escape sequences, while
+        # every message it shows is escaped by step/done (the SafeStream around sys.stderr would escape both).
+        self.rich = RichConsole(file=raw_stream(sys.stderr), highlight=False)
         self.show_progress = not quiet and sys.stderr.isatty()
         self._status: Any = None
         configure_logging(verbose)
@@ -35,6 +37,9 @@ class Console:
         if self._status is None:
             self._status = self.rich.status(shown)
             self._status.start()
+            # While it shows, rich routes sys.stdout/sys.stderr through a proxy that decodes ANSI codes and writes
+            # to the terminal directly: escape before that proxy too. Stopping the status restores the streams.
+            sys.stdout, sys.stderr = guard(sys.stdout), guard(sys.stderr)
         else:
             self._status.update(shown)
 

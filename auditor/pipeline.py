@@ -47,6 +47,9 @@ class RunResult:
             lines.append(f"history: {first} of this tenant and baseline; its {len(drift.new)} failing "
                          f"findings count as new")
         elif drift is not None and drift.previous is not None:
+            from auditor.history.listing import drift_lines
+
+            lines += drift_lines("NEW", drift.new) + drift_lines("RESOLVED", drift.resolved)
             lines.append(f"since run {drift.previous.run_id} ({drift.previous.collected_at}): {len(drift.new)} new, "
                          f"{len(drift.resolved)} resolved, {len(drift.changed)} changed")
         if self.not_recorded:
@@ -86,9 +89,10 @@ def build_document(snapshot: Snapshot, baseline: Baseline, evaluation: Evaluatio
 
 def write_reports(doc: FindingsDocument, out: Path, formats: Iterable[str]) -> list[Path]:
     from auditor.reports import csv_report, html_report, json_report, junit_report
+    from auditor.reports.formats import EXTRA_WRITERS
 
     writers = {"json": json_report.write, "csv": csv_report.write, "html": html_report.write,
-               "junit": junit_report.write}
+               "junit": junit_report.write, **EXTRA_WRITERS}
     return [writers[f](doc, out) for f in formats if f in writers]
 
 
@@ -97,6 +101,9 @@ def evaluate_and_report(snapshot: Snapshot, baseline: Baseline, out: Path, forma
                         fail_on: Severity = Severity.LOW) -> RunResult:
     """With `history`: drift and trend go into the document, and the run is recorded once the reports are
     written (auditor/history/tracking.py says why in that order)."""
+    from auditor.models.baseline_permissions import check_snapshot_permissions
+
+    check_snapshot_permissions(snapshot, baseline)  # a misspelt permission is exit 2, not three misleading FAILs
     doc = build_document(snapshot, baseline, evaluate(snapshot, baseline), fail_on)
     if history is None:
         return RunResult(document=doc, written=tuple(write_reports(doc, out, formats)))

@@ -39,8 +39,8 @@ def printable(text: str) -> str:
 class SafeStream:
     """A text stream that escapes what `printable` escapes before writing to the real one.
 
-    Rich's progress display needs its own escape sequences (colours, the spinner): it finds the real stream
-    through `rich_proxied_file`, and prints only the auditor's own fixed messages (see Console)."""
+    Rich's progress display needs its own escape sequences (colours, the spinner): the Console writes to
+    `raw_stream(sys.stderr)` and prints only the auditor's own messages, escaped (see auditor/console.py)."""
 
     def __init__(self, inner: TextIO) -> None:
         self._inner = inner
@@ -60,6 +60,19 @@ class SafeStream:
 
     def __getattr__(self, name: str) -> Any:  # encoding, errors, isatty, fileno, flush, ...
         return getattr(self._inner, name)
+
+
+def raw_stream(stream: TextIO) -> TextIO:
+    """The terminal under any SafeStream and rich FileProxy wrapped around it (rich unwraps one level only)."""
+    seen = 0
+    while hasattr(stream, "rich_proxied_file") and seen < 8:
+        stream, seen = stream.rich_proxied_file, seen + 1
+    return stream
+
+
+def guard(stream: TextIO) -> TextIO:
+    """`stream` escaped, unless it already is."""
+    return stream if isinstance(stream, SafeStream) else SafeStream(stream)  # type: ignore[return-value]
 
 
 @contextmanager

@@ -110,8 +110,8 @@ def no_expired_credentials(ctx: Context, integration: Integration) -> Iterator[R
     severity=Severity.MEDIUM,
     needs=("graph.applications", "graph.servicePrincipals"),
     rationale="A long-lived secret that leaks stays usable for years; short lifetimes force rotation.",
-    remediation="Replace the secret with one of at most max_secret_lifetime_days (or a certificate), then "
-                "remove the long-lived one.",
+    remediation="Replace the secret with a certificate, or a secret that expires within the policy's lifetime (the "
+                "finding's fix names the days), then remove the long-lived one.",
     references=(refs.ADD_CREDENTIALS, refs.PASSWORD_CREDENTIAL),
 )
 def secret_lifetime(ctx: Context, integration: Integration) -> Iterator[Result]:

@@ -16,7 +16,9 @@ from auditor.models.findings import FindingsDocument
 from auditor.reports.files import write_atomic
 
 COLUMNS = ["check_id", "status", "severity", "integration", "resource", "message", "title", "remediation",
-           "evidence", "references", "waiver"]
+           "evidence", "references", "waiver", "tenant_id", "tenant_name", "collected_at", "fix"]
+"""New columns go last: a consumer reading columns by position keeps working; the tenant and time columns keep a
+portfolio's merged CSVs apart (one file per tenant, concatenated); `fix` is a FAIL's concrete fix (PowerShell)."""
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -37,6 +39,8 @@ def frame(doc: FindingsDocument) -> pd.DataFrame:
             "remediation": f.remediation,
             "evidence": json.dumps(f.evidence, separators=(",", ":"), ensure_ascii=False, sort_keys=True),
             "references": " ".join(f.references), "waiver": waiver,
+            "tenant_id": doc.run.tenant_id, "tenant_name": doc.run.tenant_name, "collected_at": doc.run.collected_at,
+            "fix": f.fix,
         })
     df = pd.DataFrame(rows, columns=COLUMNS, dtype=object)
     return df.map(lambda v: neutralise(str(v)))

@@ -101,6 +101,7 @@ def collect(baseline: Baseline, settings: CollectionSettings, exchange: Exchange
         client = GraphClient(session, auth.graph_endpoint, lambda: tokens.token(scope), auth.timeout_s,
                              settings.retry, clock=clock)
         sections.update(graph(client, baseline))
+        _check_baseline_permissions(baseline, sections)  # a misspelt permission: exit 2 before any snapshot
         facts["graph_requests"] = dict(sorted(client.requests.items()))
         facts["graph_retry_wait_s"] = round(client.waited_s, 2)
         facts["graph_wall_s"] = round(time.monotonic() - started, 3)
@@ -122,6 +123,14 @@ def _stop_facts(facts: dict[str, Any], clock: RunClock) -> dict[str, Any]:
         facts["stopped"] = reason.split(":", 1)[0] if reason.startswith("interrupted") else (
             f"the run's deadline of {clock.deadline_s:g} s ([auth] run_deadline_s) was reached")
     return facts
+
+
+def _check_baseline_permissions(baseline: Baseline, sections: dict[str, Section]) -> None:
+    from auditor.models.baseline_permissions import check_permissions, resources_in
+
+    resources = sections.get("graph.resources")
+    if resources is not None and resources.status is SectionStatus.OK:
+        check_permissions(baseline, resources_in(resources.data))
 
 
 def _read_exchange(baseline: Baseline, settings: CollectionSettings, exchange: ExchangeReader | None,

@@ -85,10 +85,15 @@ def _run(ctx: Context, spec: CheckSpec, integration: str, default: str, args: tu
         results = [Result(Status.ERROR, default, f"internal error in {spec.id}: {type(exc).__name__}: {exc} "
                                                  f"({where.filename.rsplit('/', 1)[-1]}:{where.lineno})")]
     provenance = tuple(f"{name}: {source}" if source else name for name, source in sorted(ctx.touched.items()))
+    from auditor.checks.fixes import fix_for
+
+    baseline_integration = next((a for a in args if isinstance(a, Integration)), None)
     return [
         Finding(check_id=spec.id, title=spec.title, severity=spec.severity, status=r.status,
                 integration=integration, resource=r.resource, message=r.message, evidence=r.evidence,
-                provenance=provenance, remediation=spec.remediation, references=spec.references)
+                provenance=provenance, remediation=spec.remediation, references=spec.references,
+                fix=fix_for(spec.id, r.resource, r.evidence, baseline_integration, r.message)
+                if r.status is Status.FAIL else "")
         for r in results
     ]
 

@@ -69,6 +69,9 @@ class Finding:
     references: tuple[str, ...] = ()
     waiver: dict[str, str | bool] | None = None
     """For WAIVED findings, and FAILs whose waiver expired: reason, expires, and whether it expired."""
+    fix: str = ""
+    """For a FAIL: the remediation with this tenant's values filled in, as PowerShell lines and `#` comments
+    (checks/fixes.py); empty when the check has no concrete fix."""
 
     @property
     def identity(self) -> tuple[str, str, str]:
@@ -89,6 +92,7 @@ class Finding:
             "references": list(self.references),
             "provenance": list(self.provenance),
             "waiver": self.waiver,
+            "fix": self.fix,
         }
 
     @classmethod
@@ -116,6 +120,7 @@ class Finding:
             remediation=_text(data, "remediation", ""),
             references=_texts(data, "references", where),
             waiver=waiver,
+            fix=_text(data, "fix", ""),
         )
 
 

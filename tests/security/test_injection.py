@@ -218,3 +218,23 @@ def test_control_characters_in_an_exchange_identity(tmp_path: Path) -> None:
     code, out, err = run_cli("demo", "--tenant", str(tenant), "--out", str(tmp_path / "out"), "--quiet")
     assert code == 1, err
     assert [c for c in CONTROL if c in out + err] == []
+
+
+def test_remediation_script_holds_hostile_values_as_literals(hostile_run: dict[str, Any]) -> None:
+    """remediation.ps1 quotes every tenant value: each line is a comment or an allowlisted command whose arguments
+    are single-quoted literals, so `'; Remove-Mailbox`, `$(...)` and backticks stay text (tests/reports)."""
+    from tests.reports.test_formats import check_grammar
+
+    script = (hostile_run["folder"] / "remediation.ps1").read_text(encoding="utf-8")
+    assert check_grammar(script) > 5
+    assert "'o''brien+$(whoami)@contoso.com'" in script  # GRP-003's extra member, quoted and doubled
+    assert not any(c in script for c in CONTROL)
+    FIGURES["injection_outputs"] += 1
+
+
+def test_markdown_summary_shows_hostile_values_as_text(hostile_run: dict[str, Any]) -> None:
+    import re
+
+    text = (hostile_run["folder"] / "summary.md").read_text(encoding="utf-8")
+    assert not re.search(r"(?<!\\)[\[\]<>`*()]", text) and not any(c in text for c in CONTROL)
+    FIGURES["injection_outputs"] += 1
