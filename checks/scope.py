@@ -154,7 +154,7 @@ def queues_reachable(ctx: Context, integration: Integration) -> Iterator[Result]
             return skipped(address, "no such mailbox (see MBX-001)")
         if integration.access_model == "policy":
             test = ctx.access_test(integration.app_id, address)
-            evidence = {"AccessCheckResult": test.access_check_result, "MailboxId": test.mailbox_id}
+            evidence: dict[str, object] = {"AccessCheckResult": test.access_check_result, "MailboxId": test.mailbox_id}
             if test.granted:
                 return passed(address, "Test-ApplicationAccessPolicy: Granted", evidence)
             return failed(address, "Test-ApplicationAccessPolicy: Denied", evidence)

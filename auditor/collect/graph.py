@@ -96,7 +96,7 @@ class GraphCollector:
         return out
 
     @staticmethod
-    def _settle(name: str, read: Future[tuple[str, Any, list[str] | None, dict[str, str]]],
+    def _settle(name: str, read: Future[tuple[str, Any, Any, dict[str, str]]],
                 out: dict[str, Section]) -> Any:
         """The section a read produced (`error` when it failed for good); its data, or None."""
         try:

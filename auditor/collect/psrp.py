@@ -144,6 +144,7 @@ class PsrpShell:
         s = self.settings
         self.ensure_wsman()
         self._discard_pool()
+        assert self._wsman is not None  # ensure_wsman made it
         pool = RunspacePool(self._wsman, configuration_name=s.configuration_name, min_runspaces=1, max_runspaces=1)
         clixml.install(pool)  # pypsrp's own deserialiser costs ~1 ms per Exchange object (see clixml.py)
         pool.open()

@@ -119,7 +119,7 @@ def _sweep(ctx: Context) -> list[dict[str, Any]]:
         if not include_ms and sp.app_owner_organization_id in MICROSOFT_TENANT_IDS:
             continue
         perms = holdings.get(sp.id, [])
-        rbac = _safe(lambda sp=sp: [a.role for a in ctx.role_assignments_for(sp.app_id) if is_mailbox_role(a.role)])
+        rbac = _safe(partial(_mailbox_roles, ctx, sp.app_id))
         mailbox = [p.name for p in perms if p.is_mailbox_data]
         if not mailbox and not [p for p in perms if p.is_takeover] and not (isinstance(rbac, list) and rbac):
             continue
@@ -133,3 +133,8 @@ def _sweep(ctx: Context) -> list[dict[str, Any]]:
                     "takeover_permissions": [p.name for p in perms if p.is_takeover], "rbac_mailbox_roles": rbac,
                     "policies": own if not isinstance(policies, dict) else policies})
     return out
+
+
+def _mailbox_roles(ctx: Context, app_id: str) -> list[str]:
+    """The RBAC for Applications mailbox roles assigned to an app (raises when Exchange was not read)."""
+    return [a.role for a in ctx.role_assignments_for(app_id) if is_mailbox_role(a.role)]
