@@ -78,7 +78,9 @@ def diff_command(
     """What appeared, disappeared or changed status between two runs (the drift rules of docs/scheduling.md)."""
     from auditor.history.drift import compare
     from auditor.reports.files import write_atomic
+    from auditor.runs import single_output
 
+    out = single_output(out, "diff.json")
     store = None
     if _is_run_id(old) or _is_run_id(new):
         from auditor.history.tracking import history_path
