@@ -182,19 +182,19 @@ class HistoryStore:
         """Most recent first. `tenant` matches the tenant id, domain or name, case-insensitively; `tenant_id` and
         `baseline_file` match exactly (one tenant's runs against one baseline, as drift groups them).
         `finished`: complete runs only, the last to finish first."""
-        where: list[str] = [f"{self._completed} > 0"] if finished else []
-        args: list[Any] = []
-        if tenant:
-            where.append("(lower(tenant_id) = ? OR lower(tenant_domain) = ? OR lower(tenant_name) = ?)")
-            args += [tenant.lower()] * 3
-        for column, value in (("tenant_id", tenant_id), ("baseline_file", baseline_file)):
-            if value is not None:
-                where.append(f"{column} = ?")
-                args.append(value)
-        condition = f"WHERE {' AND '.join(where)}" if where else ""
-        order = self._completed if finished else "id"
-        sql = f"SELECT {self._columns} FROM runs {condition} ORDER BY {order} DESC LIMIT ?"
-        with self._reading() as con:
+        with self._reading() as con:  # opening tells which schema the file has
+            where: list[str] = [f"{self._completed} > 0"] if finished else []
+            args: list[Any] = []
+            if tenant:
+                where.append("(lower(tenant_id) = ? OR lower(tenant_domain) = ? OR lower(tenant_name) = ?)")
+                args += [tenant.lower()] * 3
+            for column, value in (("tenant_id", tenant_id), ("baseline_file", baseline_file)):
+                if value is not None:
+                    where.append(f"{column} = ?")
+                    args.append(value)
+            condition = f"WHERE {' AND '.join(where)}" if where else ""
+            order = self._completed if finished else "id"
+            sql = f"SELECT {self._columns} FROM runs {condition} ORDER BY {order} DESC LIMIT ?"
             rows = con.execute(sql, (*args, min(limit, SQLITE_MAX_INT))).fetchall()
         return [self._run(row) for row in rows]
 
