@@ -54,7 +54,7 @@ def check_out_dir(out: Path, own_only: bool = True) -> Path:
         os.rmdir(probe)
         fd, name = tempfile.mkstemp(prefix=".probe-", suffix=".tmp", dir=folder)
         os.close(fd)
-        os.unlink(name)
+        Path(name).unlink(missing_ok=True)  # a run swapping its set in meanwhile takes it away with the old one
     except OSError as exc:
         raise OutputError(f"{out}: cannot write there: {exc.strerror or exc}") from None
     return folder
