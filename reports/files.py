@@ -64,7 +64,7 @@ def output_file(path: Path) -> Path:
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        raise OutputError(f"{path}: cannot be written: {exc.strerror or exc}") from None
+        raise OutputError(f"{path}: cannot write there: {exc.strerror or exc}") from None
     return path
 
 
