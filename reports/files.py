@@ -56,11 +56,15 @@ def write_atomic(path: Path, data: str | bytes) -> None:
 
 
 def output_file(path: Path) -> Path:
-    """Where a one-file output (`collect --out`, `diff --out`) goes, checked before the work: into an existing
-    folder under its default name is the caller's choice; here the folder it lands in must be writable."""
+    """Where a one-file output (`collect --out`, `diff --out`) goes, checked before the work: the folder it lands
+    in exists and takes files, or can be created (it is, 0700, when the file is written)."""
     try:
-        make_private_dirs(path.parent)
-        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        parent = path.parent
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
+        if not parent.is_dir():
+            raise NotADirectoryError(20, "Not a directory", str(parent))
+        fd, probe = tempfile.mkstemp(prefix=".auditor-probe-", suffix=".tmp", dir=parent)
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:

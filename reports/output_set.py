@@ -36,13 +36,16 @@ def out_folder(out: Path) -> Path:
 
 
 def check_out_dir(out: Path, own_only: bool = True) -> Path:
-    """Before the work: --out is (or can be made as, 0700) a folder the auditor can write a set into; with
-    `own_only`, holding nothing but the auditor's own files. One clear OutputError (exit 2) otherwise."""
+    """Before the work: --out is a folder the auditor can write a set into, or one it can create (0700, when the
+    set is written: a refused run leaves nothing); with `own_only`, holding nothing but the auditor's own
+    files. One clear OutputError (exit 2) otherwise."""
     folder = out_folder(out)
     if folder.exists() and not folder.is_dir():
         raise OutputError(f"{out}: --out names a file; it must be a folder (new, or one an earlier run wrote)")
     try:
-        make_private_dirs(folder)
+        if not folder.exists():
+            _probe_creatable(folder)
+            return folder
         if own_only:
             foreign = sorted(entry.name for entry in folder.iterdir() if not _ours(entry.name))
             if foreign:
@@ -60,6 +63,16 @@ def check_out_dir(out: Path, own_only: bool = True) -> Path:
     return folder
 
 
+def _probe_creatable(folder: Path) -> None:
+    """The nearest existing parent is a folder this process can create folders in."""
+    parent = folder.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(parent))
+    os.rmdir(tempfile.mkdtemp(prefix=".auditor-probe-", dir=parent))
+
+
 class OutputSet:
     """`with OutputSet(out, run) as staged:` write into `staged.path`, then `staged.publish()`; an error or
     a signal before then leaves --out as it was and no temporary file behind."""
@@ -74,6 +87,7 @@ class OutputSet:
         check_out_dir(self.out)
         _remove_stale(self.out)
         try:
+            make_private_dirs(self.out)
             self.path = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.auditor-{os.getpid()}-", dir=self.out.parent))
         except OSError as exc:
             raise OutputError(f"{self.out}: cannot write there: {exc.strerror or exc}") from None
