@@ -35,24 +35,26 @@ def make_private_dirs(path: Path) -> None:
 
 def write_atomic(path: Path, data: str | bytes) -> None:
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    try:
-        make_private_dirs(path.parent)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot write: {exc.strerror or exc}") from None
-    try:
-        with removed_on_signal(Path(tmp)):
+    made: list[str] = []
+    # The guard first: a signal between making the temporary file and guarding it would leave it behind.
+    with removed_on_signal(path, lambda: [Path(t).unlink(missing_ok=True) for t in made]):
+        try:
+            make_private_dirs(path.parent)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            made.append(tmp)
             with os.fdopen(fd, "wb") as fh:
                 fh.write(raw)
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise OutputError(f"{path}: cannot write: {exc.strerror or exc}") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        except OSError as exc:
+            for name in made:
+                Path(name).unlink(missing_ok=True)
+            raise OutputError(f"{path}: cannot write: {exc.strerror or exc}") from None
+        except BaseException:
+            for name in made:
+                Path(name).unlink(missing_ok=True)
+            raise
 
 
 def output_file(path: Path) -> Path:

@@ -86,14 +86,16 @@ class OutputSet:
     def __enter__(self) -> OutputSet:
         check_out_dir(self.out)
         _remove_stale(self.out)
+        # The guard first: a signal between making the staging folder and guarding it would leave it behind.
+        guard = removed_on_signal(self.out, lambda: self.path != self.out and _discard(self.path, self.out))
+        guard.__enter__()
+        self._signals = guard
         try:
             make_private_dirs(self.out)
             self.path = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.auditor-{os.getpid()}-", dir=self.out.parent))
         except OSError as exc:
+            guard.__exit__(None, None, None)
             raise OutputError(f"{self.out}: cannot write there: {exc.strerror or exc}") from None
-        guard = removed_on_signal(self.path, lambda: _discard(self.path, self.out))
-        guard.__enter__()
-        self._signals = guard
         return self
 
     def publish(self) -> None:
@@ -114,7 +116,8 @@ class OutputSet:
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        _discard(self.path, self.out)
+        if self.path != self.out:
+            _discard(self.path, self.out)
         self._signals.__exit__(kind, exc, tb)  # type: ignore[attr-defined]
 
     def _carry_over(self) -> None:

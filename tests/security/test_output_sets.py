@@ -137,12 +137,12 @@ def signalled(tmp_path: Path, signum: int, kills: int, seed: int) -> list[str]:
 
 
 def test_sigkill_mid_write_leaves_the_old_set_or_the_new_one(tmp_path):
-    seen = signalled(tmp_path, signal.SIGKILL, 8, 20261202)
+    seen = signalled(tmp_path, signal.SIGKILL, 6, 20261202)
     assert set(seen) <= {"2026-06-01T10:00:00Z", "2026-06-01T11:00:00Z"}
 
 
 def test_sigterm_mid_write_leaves_one_set_and_no_temporary_file(tmp_path):
-    signalled(tmp_path, signal.SIGTERM, 8, 20261203)
+    signalled(tmp_path, signal.SIGTERM, 6, 20261203)
     assert leftovers(tmp_path) == []
 
 
