@@ -158,3 +158,24 @@ def test_folders_the_auditor_creates_are_owner_only_under_umask_000(tmp_path):
         assert folder.stat().st_mode & 0o777 == 0o700, (folder, oct(folder.stat().st_mode))
     for file in (*out.iterdir(), history):
         assert file.stat().st_mode & 0o777 == 0o600, file
+
+
+def test_rerendering_a_run_keeps_its_other_files_and_another_run_replaces_the_whole_set(tmp_path):
+    from auditor.cli import main
+
+    def cli(*args: str) -> int:
+        try:
+            main(list(args))
+        except SystemExit as exc:
+            return int(exc.code or 0)
+        return 0
+
+    out = tmp_path / "out"
+    _publish(str(out), str(variant(tmp_path, 10)), 1, None)
+    snapshot = (out / "snapshot.json").read_bytes()
+    assert cli("report", str(out / "findings.json"), "--out", str(out), "--format", "html") == 0
+    assert one_run(out) == "2026-06-01T10:00:00Z" and (out / "snapshot.json").read_bytes() == snapshot
+    assert cli("evaluate", str(variant(tmp_path, 11)), "--baseline", str(BASELINE), "--out", str(out),
+               "--format", "json") == 1
+    assert {p.name for p in out.iterdir()} == {"findings.json", "manifest.json"}  # nothing of the 10:00 run
+    assert leftovers(tmp_path) == []
