@@ -122,11 +122,7 @@ class OutputSet:
 
     def _carry_over(self) -> None:
         """Files of the same run that this set does not rewrite stay (hard links: nothing is copied)."""
-        try:
-            old = json.loads((self.out / MANIFEST).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return
-        if not isinstance(old, dict) or old.get("run") != self.run:
+        if _old_run(self.out) != self.run:
             return
         for name in OWN_FILES - {MANIFEST}:
             source, target = self.out / name, self.path / name
@@ -155,6 +151,22 @@ class OutputSet:
             os.replace(self.path / name, self.out / name)
         for name in OWN_FILES - names:
             (self.out / name).unlink(missing_ok=True)
+
+
+def _old_run(out: Path) -> str | None:
+    """Which run the files in --out belong to: its manifest.json says; a folder an older auditor wrote has none,
+    so findings.json's run, else snapshot.json's (tenant id and collection time, as `run_key` in pipeline)."""
+    readers = ((MANIFEST, lambda d: d["run"]),
+               ("findings.json", lambda d: f"{d['run']['tenant']['id']}|{d['run']['collected_at']}"),
+               ("snapshot.json", lambda d: f"{d['tenant']['id']}|{d['collected_at']}"))
+    for name, key in readers:
+        try:
+            return str(key(json.loads((out / name).read_text(encoding="utf-8"))))
+        except FileNotFoundError:
+            continue
+        except (OSError, ValueError, KeyError, TypeError, RecursionError):
+            return None
+    return None
 
 
 def _ours(name: str) -> bool:

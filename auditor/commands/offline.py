@@ -30,7 +30,8 @@ def evaluate_command(
     fail_on: FailOn = Severity.LOW,
     fmt: Formats = None,
 ) -> int:
-    """Re-evaluate saved evidence offline: same snapshot and baseline, same findings."""
+    """Re-evaluate saved evidence offline: same snapshot and baseline, same findings. The snapshot is written
+    beside the reports, so --out holds the evidence with what was concluded from it."""
     from auditor.models.baseline import load_baseline
     from auditor.models.snapshot import load_snapshot
     from auditor.pipeline import evaluate_and_report
@@ -39,7 +40,7 @@ def evaluate_command(
     check_out_dir(out)
     base = load_baseline(baseline)
     snap = load_snapshot(snapshot)
-    result = evaluate_and_report(snap, base, out, formats(fmt), fail_on=fail_on)
+    result = evaluate_and_report(snap, base, out, formats(fmt), fail_on=fail_on, with_snapshot=True)
     typer.echo(result.summary_line())
     return result.exit_code(fail_on)
 

@@ -177,5 +177,20 @@ def test_rerendering_a_run_keeps_its_other_files_and_another_run_replaces_the_wh
     assert one_run(out) == "2026-06-01T10:00:00Z" and (out / "snapshot.json").read_bytes() == snapshot
     assert cli("evaluate", str(variant(tmp_path, 11)), "--baseline", str(BASELINE), "--out", str(out),
                "--format", "json") == 1
-    assert {p.name for p in out.iterdir()} == {"findings.json", "manifest.json"}  # nothing of the 10:00 run
+    assert {p.name for p in out.iterdir()} == {"findings.json", "manifest.json", "snapshot.json"}
+    assert json.loads((out / "snapshot.json").read_text(encoding="utf-8"))["collected_at"] == "2026-06-01T11:00:00Z"
     assert leftovers(tmp_path) == []
+
+
+def test_evaluating_the_snapshot_of_a_folder_an_older_auditor_wrote_keeps_it(tmp_path):
+    """No manifest.json (written before sets): the run is told by findings.json, so re-evaluating the folder's
+    own snapshot into it keeps that snapshot and the reports of the same run."""
+    from auditor.cli import main
+
+    out = tmp_path / "out"
+    _publish(str(out), str(variant(tmp_path, 10)), 1, None)
+    (out / "manifest.json").unlink()
+    csv = (out / "findings.csv").read_bytes()
+    with contextlib.suppress(SystemExit):
+        main(["evaluate", str(out / "snapshot.json"), "--baseline", str(BASELINE), "--out", str(out), "-f", "json"])
+    assert one_run(out) == "2026-06-01T10:00:00Z" and (out / "findings.csv").read_bytes() == csv
