@@ -42,6 +42,9 @@ def check_out_dir(out: Path, own_only: bool = True) -> Path:
     folder = out_folder(out)
     if folder.exists() and not folder.is_dir():
         raise OutputError(f"{out}: --out names a file; it must be a folder (new, or one an earlier run wrote)")
+    if Path(os.path.realpath(os.getcwd())).is_relative_to(folder):
+        raise OutputError(f"{out}: --out cannot be the current folder or one above it, since a run replaces it "
+                          "whole: name a folder for the reports")
     try:
         if not folder.exists():
             _probe_creatable(folder)

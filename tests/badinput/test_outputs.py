@@ -170,3 +170,12 @@ def test_a_disk_that_fills_while_writing_is_one_line_and_leaves_the_old_set(tmp_
     assert "File too large" in lines[0] and "Traceback" not in done.stderr
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp") or ".auditor-" in p.name]
+
+
+def test_the_current_folder_is_no_out_even_when_empty(tmp_path, monkeypatch):
+    monkeypatch.setattr(live_module, "collect_run", no_collection)
+    (tmp_path / "empty").mkdir()
+    monkeypatch.chdir(tmp_path / "empty")
+    for out in (".", ".."):
+        refused_before_the_work(*run_cli("demo", "--out", out, "--quiet"), "cannot be the current folder")
+    assert list((tmp_path / "empty").iterdir()) == []
