@@ -37,7 +37,11 @@ def write_atomic(path: Path, data: str | bytes) -> None:
     raw = data.encode("utf-8") if isinstance(data, str) else data
     made: list[str] = []
     # The guard first: a signal between making the temporary file and guarding it would leave it behind.
-    with removed_on_signal(path, lambda: [Path(t).unlink(missing_ok=True) for t in made]):
+    def remove_made() -> None:
+        for name in made:
+            Path(name).unlink(missing_ok=True)
+
+    with removed_on_signal(path, remove_made):
         try:
             make_private_dirs(path.parent)
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -48,12 +52,10 @@ def write_atomic(path: Path, data: str | bytes) -> None:
                 os.fsync(fh.fileno())
             os.replace(tmp, path)
         except OSError as exc:
-            for name in made:
-                Path(name).unlink(missing_ok=True)
+            remove_made()
             raise OutputError(f"{path}: cannot write: {exc.strerror or exc}") from None
         except BaseException:
-            for name in made:
-                Path(name).unlink(missing_ok=True)
+            remove_made()
             raise
 
 

@@ -90,7 +90,7 @@ class OutputSet:
         check_out_dir(self.out)
         _remove_stale(self.out)
         # The guard first: a signal between making the staging folder and guarding it would leave it behind.
-        guard = removed_on_signal(self.out, lambda: self.path != self.out and _discard(self.path, self.out))
+        guard = removed_on_signal(self.out, self._discard_staging)
         guard.__enter__()
         self._signals = guard
         try:
@@ -100,6 +100,10 @@ class OutputSet:
             guard.__exit__(None, None, None)
             raise OutputError(f"{self.out}: cannot write there: {exc.strerror or exc}") from None
         return self
+
+    def _discard_staging(self) -> None:
+        if self.path != self.out:
+            _discard(self.path, self.out)
 
     def publish(self) -> None:
         from auditor.pause import pause_at
@@ -119,8 +123,7 @@ class OutputSet:
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        if self.path != self.out:
-            _discard(self.path, self.out)
+        self._discard_staging()
         self._signals.__exit__(kind, exc, tb)  # type: ignore[attr-defined]
 
     def _carry_over(self) -> None:
