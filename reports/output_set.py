@@ -17,6 +17,7 @@ import ctypes
 import errno
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from types import TracebackType
@@ -133,7 +134,10 @@ class OutputSet:
         for name in OWN_FILES - {MANIFEST}:
             source, target = self.out / name, self.path / name
             if source.is_file() and not target.exists():
-                os.link(source, target)
+                try:
+                    os.link(source, target)
+                except OSError:  # a file system without hard links (or a file we do not own): a copy will do
+                    shutil.copyfile(source, target)
 
     def _swap(self) -> None:
         try:
