@@ -21,6 +21,11 @@ class TenantFileError(InputError):
     """The emulator's tenant file is malformed or inconsistent; the message names the object and field."""
 
 
+class OutputError(AuditorError):
+    """--out (or the history's folder) cannot be created or written: checked before the work, and an OS error
+    while writing (disk full) is this too, one line and exit 2, never a traceback."""
+
+
 class CollectionError(AuditorError):
     """Collection could not even start (e.g. authentication failed). Sections record finer failures."""
 

@@ -96,20 +96,50 @@ def write_reports(doc: FindingsDocument, out: Path, formats: Iterable[str]) -> l
     return [writers[f](doc, out) for f in formats if f in writers]
 
 
+def publish_reports(doc: FindingsDocument, out: Path, formats: Iterable[str],
+                    snapshot: Snapshot | None = None) -> tuple[Path, ...]:
+    """The run's files (its snapshot when given, and the reports) into `out` as one set (reports/output_set.py):
+    `out` then holds this run's files or the previous set, never a mix."""
+    from auditor.reports.output_set import OutputSet
+
+    with OutputSet(out, run_key(doc)) as staged:
+        if snapshot is not None:
+            from auditor.reports.files import write_atomic
+
+            write_atomic(staged.path / "snapshot.json", snapshot.to_json())
+        names = [p.name for p in write_reports(doc, staged.path, formats)]
+        staged.publish()
+    return tuple(out / name for name in names)
+
+
+def run_key(doc: FindingsDocument) -> str:
+    """Which run a set of files belongs to: files of the same run may stay beside a re-rendered set."""
+    return f"{doc.run.tenant_id}|{doc.run.collected_at}"
+
+
 def evaluate_and_report(snapshot: Snapshot, baseline: Baseline, out: Path, formats: Iterable[str],
                         history: HistoryStore | None = None, keep_snapshot: bool = False,
-                        fail_on: Severity = Severity.LOW) -> RunResult:
-    """With `history`: drift and trend go into the document, and the run is recorded once the reports are
-    written (auditor/history/tracking.py says why in that order)."""
+                        fail_on: Severity = Severity.LOW, with_snapshot: bool = False) -> RunResult:
+    """With `history`: drift and trend go into the document, and the run counts as finished only once its
+    reports are in place (auditor/history/tracking.py says why in that order). `with_snapshot`: snapshot.json
+    is part of the set written to `out`."""
     from auditor.models.baseline_permissions import check_snapshot_permissions
+    from auditor.pause import pause_at
 
     check_snapshot_permissions(snapshot, baseline)  # a misspelt permission is exit 2, not three misleading FAILs
-    doc = build_document(snapshot, baseline, evaluate(snapshot, baseline), fail_on)
-    if history is None:
-        return RunResult(document=doc, written=tuple(write_reports(doc, out, formats)))
-    from auditor.history.tracking import record_run, with_history
 
-    doc = with_history(doc, history)
-    written = tuple(write_reports(doc, out, formats))
-    run_id, not_recorded = record_run(history, doc, snapshot, keep_snapshot)
-    return RunResult(document=doc, written=written, run_id=run_id, not_recorded=not_recorded)
+    doc = build_document(snapshot, baseline, evaluate(snapshot, baseline), fail_on)
+    pause_at("evaluated")
+    kept = snapshot if with_snapshot else None
+    if history is None:
+        return RunResult(document=doc, written=publish_reports(doc, out, formats, kept))
+    from auditor.history.tracking import FinishingRun
+
+    with FinishingRun(history, doc, snapshot, keep_snapshot) as run:
+        pause_at("compared")
+        written = publish_reports(run.doc, out, formats, kept)
+        pause_at("reported")
+        run.complete()
+        pause_at("completed")
+    pause_at("committed")
+    return RunResult(document=run.doc, written=written, run_id=run.run_id, not_recorded=run.not_recorded)

@@ -31,6 +31,7 @@ from auditor.errors import AuditorError, ConfigError
 from auditor.models.baseline import load_baseline
 from auditor.models.tables import TableReader
 from auditor.redact import redact
+from auditor.reports.output_set import check_out_dir
 from auditor.reports.portfolio_report import TenantRow
 from auditor.runs import PSRP_PASSWORD_ENV, RunOptions, collect_run, finish_run, live_settings, open_history
 
@@ -135,6 +136,7 @@ def _audit(tenant: PortfolioTenant, options: RunOptions) -> TenantRow:
     base = load_baseline(tenant.baseline)
     settings = live_settings(base, options, _environment(tenant), tenant.psrp_password_env or PSRP_PASSWORD_ENV)
     store = open_history(options, base)
+    check_out_dir(options.out / tenant.folder)
     snapshot = collect_run(base, settings)
     sign_in = snapshot.collection.get("sign_in_error")
     if sign_in:  # nothing was collected: a report of nothing but ERRORs would only bury the reason

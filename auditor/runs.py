@@ -160,6 +160,22 @@ def write_snapshot(snapshot: Snapshot, path: Path) -> None:
     write_atomic(path, snapshot.to_json())
 
 
+def check_outputs(options: RunOptions, portfolio: bool = False) -> None:
+    """Before any collection: --out can take this run's set (reports/output_set.py); a portfolio's --out
+    holds each tenant's folder, so it only has to be writable."""
+    from auditor.reports.output_set import check_out_dir
+
+    check_out_dir(options.out, own_only=not portfolio)
+
+
+def single_output(out: Path, default_name: str) -> Path:
+    """`collect --out` and `diff --out`: a file, or an existing folder to write `default_name` into (as cp
+    does); checked before the work."""
+    from auditor.reports.files import output_file
+
+    return output_file(out / default_name if out.is_dir() else out)
+
+
 def snapshot_problems(snapshot: Snapshot) -> list[str]:
     """One line per distinct collection failure, for stderr."""
     seen: dict[str, list[str]] = {}
@@ -194,15 +210,14 @@ class FinishedRun:
 
 def finish_run(snapshot: Snapshot, base: Baseline, folder: Path, options: RunOptions,
                store: HistoryStore | None, console: Console | None = None) -> FinishedRun:
-    """Write the snapshot, evaluate, write the reports, compare with and record into the history."""
+    """Evaluate; write the snapshot and reports as one set; compare with and record into the history."""
     if console is not None:
         console.step("evaluating and writing reports")
-    write_snapshot(snapshot, folder / "snapshot.json")
     from auditor.collect.children import stopping
 
     interrupted = store is not None and stopping()  # Ctrl+C/SIGTERM: a cut-short run never becomes "previous"
     result = evaluate_and_report(snapshot, base, folder, options.formats, None if interrupted else store,
-                                 options.keep_snapshot, options.fail_on)
+                                 options.keep_snapshot, options.fail_on, with_snapshot=True)
     if console is not None:
         console.close()
     warnings = snapshot_problems(snapshot) + result.notes()  # notes() says when the run was not recorded

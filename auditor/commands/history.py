@@ -40,7 +40,8 @@ def history_command(
     history: HistoryOption = None,
     fmt: Annotated[ListFormat, typer.Option("--format", "-f", help="table or json.")] = ListFormat.table,
 ) -> int:
-    """List recorded runs with their counts: failures by severity, ERROR, WAIVED, and drift since the run before."""
+    """List recorded runs with their counts: failures by severity, ERROR, WAIVED, and drift since the run before.
+    A run that never finished (killed, or still running) is listed as incomplete; drift ignores it."""
     from auditor.history.tracking import history_path
 
     store = HistoryStore(history_path(history, None), create=False)
@@ -52,13 +53,14 @@ def history_command(
         typer.echo(f"no runs recorded{' for ' + tenant if tenant else ''} in {store.path}")
         return 0
     header = ["RUN", "COLLECTED", "TENANT", "BASELINE", "CRIT", "HIGH", "MED", "LOW", "INFO", "FAIL", "ERROR",
-              "WAIVED", "NEW", "RESOLVED"]
+              "WAIVED", "NEW", "RESOLVED", "STATE"]
     rows = [header]
     for r in runs:
         drift = r.drift_counts or {}
         rows.append([str(r.id), r.collected_at, r.tenant_name or r.tenant_domain or r.tenant_id, r.baseline_file,
                      *(str(r.failures(s)) for s in Severity), str(r.count(Status.FAIL)), str(r.count(Status.ERROR)),
-                     str(r.count(Status.WAIVED)), str(drift.get("new", "-")), str(drift.get("resolved", "-"))])
+                     str(r.count(Status.WAIVED)), str(drift.get("new", "-")), str(drift.get("resolved", "-")),
+                     "finished" if r.completed else "incomplete"])
     from auditor.terminal import one_line
 
     rows = [[one_line(cell) for cell in row] for row in rows]  # a tenant name cannot start a row of its own
@@ -78,7 +80,9 @@ def diff_command(
     """What appeared, disappeared or changed status between two runs (the drift rules of docs/scheduling.md)."""
     from auditor.history.drift import compare
     from auditor.reports.files import write_atomic
+    from auditor.runs import single_output
 
+    out = single_output(out, "diff.json")
     store = None
     if _is_run_id(old) or _is_run_id(new):
         from auditor.history.tracking import history_path

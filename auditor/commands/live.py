@@ -26,12 +26,14 @@ from auditor.runs import (
     INSECURE_WARNING,
     FinishedRun,
     RunOptions,
+    check_outputs,
     collect_run,
     finish_run,
     live_settings,
     open_history,
     recorded_profile,
     session_warnings,
+    single_output,
     snapshot_problems,
     write_snapshot,
 )
@@ -61,6 +63,7 @@ def collect_command(
     """Collect evidence from the tenant into a snapshot (no evaluation). Exit 3 when a section failed."""
     base = load_baseline(baseline)
     settings = live_settings(base, RunOptions(out=out.parent, verify_tls=not insecure))
+    out = single_output(out, "snapshot.json")
     _warn_before_run(insecure, base)
     with Console(quiet, verbose) as console:
         snapshot = collect_run(base, settings, console)
@@ -102,6 +105,7 @@ def audit_command(
             raise ConfigError("--baseline and --portfolio: choose one (the portfolio names each tenant's baseline)")
         if preflight is not None:
             raise ConfigError("--preflight names one tenant's record: it does not go with --portfolio")
+        check_outputs(options, portfolio=True)
         return _audit_portfolio(portfolio, options, quiet, verbose)
     if baseline is None:
         raise ConfigError("--baseline FILE is required (or --portfolio FILE)")
@@ -109,6 +113,7 @@ def audit_command(
     profile = recorded_profile(preflight, base)
     store = open_history(options, base)
     settings = live_settings(base, options)
+    check_outputs(options)
     _warn_before_run(insecure, base)
     with Console(quiet, verbose) as console:
         snapshot = collect_run(base, settings, console)
@@ -152,6 +157,7 @@ def demo_command(
     plan = FaultPlan.parse(faults) if faults else None
     Realism().with_spec(realism)  # a bad --realism fails here, before anything starts
     store = open_history(options, base, on_by_default=False)
+    check_outputs(options)
     with Console(quiet, verbose) as console:
         console.step("starting the tenant emulator")
         with running_emulator(tenant or DEMO_TENANT, plan, realism=realism) as server:

@@ -30,14 +30,17 @@ def evaluate_command(
     fail_on: FailOn = Severity.LOW,
     fmt: Formats = None,
 ) -> int:
-    """Re-evaluate saved evidence offline: same snapshot and baseline, same findings."""
+    """Re-evaluate saved evidence offline: same snapshot and baseline, same findings. The snapshot is written
+    beside the reports, so --out holds the evidence with what was concluded from it."""
     from auditor.models.baseline import load_baseline
     from auditor.models.snapshot import load_snapshot
     from auditor.pipeline import evaluate_and_report
+    from auditor.reports.output_set import check_out_dir
 
+    check_out_dir(out)
     base = load_baseline(baseline)
     snap = load_snapshot(snapshot)
-    result = evaluate_and_report(snap, base, out, formats(fmt), fail_on=fail_on)
+    result = evaluate_and_report(snap, base, out, formats(fmt), fail_on=fail_on, with_snapshot=True)
     typer.echo(result.summary_line())
     return result.exit_code(fail_on)
 
@@ -49,10 +52,12 @@ def report_command(
 ) -> int:
     """Re-render reports from findings.json without re-evaluating."""
     from auditor.models.findings import load_findings
-    from auditor.pipeline import write_reports
+    from auditor.pipeline import publish_reports
+    from auditor.reports.output_set import check_out_dir
 
+    check_out_dir(out)
     doc = load_findings(findings)
-    for path in write_reports(doc, out, formats(fmt)):
+    for path in publish_reports(doc, out, formats(fmt)):
         typer.echo(f"wrote {path}")
     return 0
 

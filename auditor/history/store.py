@@ -2,7 +2,9 @@
 
 What is stored is what findings.json already holds (no secret reaches either), never the raw snapshot unless
 asked. One run is written in one transaction, so a run is stored whole or not at all, whatever kills the
-process. The database runs in WAL mode with a busy timeout: several audits (a portfolio's tenants, two cron
+process. A run is stored first as unfinished and marked finished (`completed`: the order in which runs
+finished) only as the last step of its run (auditor/history/tracking.py); drift and trends read finished runs.
+The database runs in WAL mode with a busy timeout: several audits (a portfolio's tenants, two cron
 jobs) may write to one file at once; writers queue for the lock instead of failing or corrupting it. WAL needs
 a local file system (https://www.sqlite.org/wal.html): do not put the file on a network share.
 """
@@ -13,6 +15,7 @@ import functools
 import json
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,7 +28,10 @@ from auditor.errors import ConfigError, InputError
 from auditor.models.findings import Finding, FindingsDocument, Severity, Status
 from auditor.redact import redact
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""1: the first schema. 2: runs.completed (0 while a run is unfinished, else its place in the order runs finished).
+A version-1 file is upgraded when a run opens it for writing (its runs count as complete, in id order) and is
+read as such, unchanged, by the reading commands; a newer version is refused."""
 SQLITE_MAX_INT = 2**63 - 1
 BUSY_TIMEOUT_S = 30.0
 """How long a writer waits for another run's transaction before giving up."""
@@ -43,9 +49,11 @@ CREATE TABLE IF NOT EXISTS runs (
     tool_version TEXT NOT NULL,
     summary TEXT NOT NULL,            -- findings.json's summary (JSON)
     drift_counts TEXT,                -- {"new": n, "resolved": n, "changed": n, "unchanged": n} or NULL
-    snapshot TEXT                     -- the raw snapshot, only when asked for
+    snapshot TEXT,                    -- the raw snapshot, only when asked for
+    completed INTEGER NOT NULL DEFAULT 0  -- 0: unfinished (killed or still running), n: the n-th run to finish
 );
 CREATE INDEX IF NOT EXISTS runs_by_tenant ON runs (tenant_id, baseline_file, id);
+CREATE INDEX IF NOT EXISTS runs_completed ON runs (tenant_id, baseline_file, completed);
 CREATE TABLE IF NOT EXISTS findings (
     run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
     position INTEGER NOT NULL,
@@ -82,6 +90,8 @@ class StoredRun:
     summary: dict[str, Any]
     drift_counts: dict[str, int] | None
     """None when the run was recorded without a comparison."""
+    completed: bool = True
+    """False: the run never finished (killed or still running); drift and trends ignore it."""
 
     def count(self, status: Status) -> int:
         return int((self.summary.get("by_status") or {}).get(status.value, 0))
@@ -93,7 +103,8 @@ class StoredRun:
         return {"id": self.id, "tenant": {"id": self.tenant_id, "domain": self.tenant_domain, "name": self.tenant_name},
                 "baseline_file": self.baseline_file, "baseline_sha256": self.baseline_sha256,
                 "collected_at": self.collected_at, "recorded_at": self.recorded_at, "tool_version": self.tool_version,
-                "summary": self.summary, "drift": self.drift_counts}
+                "summary": self.summary, "drift": self.drift_counts,
+                "completed": self.completed}
 
 
 class HistoryStore:
@@ -103,61 +114,101 @@ class HistoryStore:
         self.path = path
         self.create = create
         self._ready = False
+        self._pinned = threading.local()
+        self._completed = "completed"
+        """The column, or `id` for a version-1 file opened read-only (all its runs finished, in id order)."""
+
+    @property
+    def _columns(self) -> str:
+        return f"{_RUN_COLUMNS}, {self._completed}"
 
     # -- writing -------------------------------------------------------------------------------------------------
 
     def record(self, doc: FindingsDocument, snapshot_json: str | None = None) -> int:
-        """Store one run and its findings in one transaction; returns the run id."""
-        drift = doc.drift.to_dict()["counts"] if doc.drift is not None else None
+        """Store one finished run and its findings in one transaction; returns the run id."""
         with self._transaction() as con:
-            cursor = con.execute(
-                "INSERT INTO runs (tenant_id, tenant_domain, tenant_name, baseline_file, baseline_sha256, "
-                "collected_at, recorded_at, tool_version, summary, drift_counts, snapshot) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (doc.run.tenant_id, doc.run.tenant_domain, doc.run.tenant_name, doc.run.baseline_file,
-                 doc.run.baseline_sha256, doc.run.collected_at, _now(), doc.run.tool_version,
-                 _json(doc.summary), _json(drift) if drift is not None else None,
-                 redact(snapshot_json) if snapshot_json is not None else None))
-            run_id = int(cursor.lastrowid or 0)
-            con.executemany(
-                "INSERT INTO findings (run_id, position, check_id, integration, resource, status, severity, finding) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (finding_row(run_id, i, f) for i, f in enumerate(doc.findings)))
+            run_id = self._insert(con, doc, snapshot_json)
+            self._complete(con, run_id, doc)
         return run_id
+
+    def begin(self, doc: FindingsDocument, snapshot_json: str | None = None) -> int:
+        """Store a run and its findings as unfinished (committed now: `auditor history` lists it as incomplete
+        should the process die before `complete`); returns the run id."""
+        with self._transaction() as con:
+            return self._insert(con, doc, snapshot_json)
+
+    @contextmanager
+    def finishing(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE: other runs' writes wait) in which this thread's reads see the
+        history as it stands; committed when the block ends, rolled back (and the run left unfinished) if it
+        raises or the process dies."""
+        with self._transaction() as con:
+            self._pinned.con = con
+            try:
+                yield con
+            finally:
+                self._pinned.con = None
+
+    def complete(self, con: sqlite3.Connection, run_id: int, doc: FindingsDocument) -> None:
+        """Inside `finishing`: mark the run finished, with the drift its reports show."""
+        self._complete(con, run_id, doc)
+
+    def _insert(self, con: sqlite3.Connection, doc: FindingsDocument, snapshot_json: str | None) -> int:
+        cursor = con.execute(
+            "INSERT INTO runs (tenant_id, tenant_domain, tenant_name, baseline_file, baseline_sha256, "
+            "collected_at, recorded_at, tool_version, summary, drift_counts, snapshot, completed) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, 0)",
+            (doc.run.tenant_id, doc.run.tenant_domain, doc.run.tenant_name, doc.run.baseline_file,
+             doc.run.baseline_sha256, doc.run.collected_at, _now(), doc.run.tool_version,
+             _json(doc.summary), redact(snapshot_json) if snapshot_json is not None else None))
+        run_id = int(cursor.lastrowid or 0)
+        con.executemany(
+            "INSERT INTO findings (run_id, position, check_id, integration, resource, status, severity, finding) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (finding_row(run_id, i, f) for i, f in enumerate(doc.findings)))
+        return run_id
+
+    @staticmethod
+    def _complete(con: sqlite3.Connection, run_id: int, doc: FindingsDocument) -> None:
+        drift = doc.drift.to_dict()["counts"] if doc.drift is not None else None
+        con.execute("UPDATE runs SET drift_counts = ?, recorded_at = ?, "
+                    "completed = (SELECT coalesce(max(completed), 0) + 1 FROM runs) WHERE id = ?",
+                    (_json(drift) if drift is not None else None, _now(), run_id))
 
     # -- reading -------------------------------------------------------------------------------------------------
 
     def runs(self, tenant: str | None = None, limit: int = 20, *, tenant_id: str | None = None,
-             baseline_file: str | None = None) -> list[StoredRun]:
+             baseline_file: str | None = None, finished: bool = False) -> list[StoredRun]:
         """Most recent first. `tenant` matches the tenant id, domain or name, case-insensitively; `tenant_id` and
-        `baseline_file` match exactly (one tenant's runs against one baseline, as drift groups them)."""
-        where: list[str] = []
-        args: list[Any] = []
-        if tenant:
-            where.append("(lower(tenant_id) = ? OR lower(tenant_domain) = ? OR lower(tenant_name) = ?)")
-            args += [tenant.lower()] * 3
-        for column, value in (("tenant_id", tenant_id), ("baseline_file", baseline_file)):
-            if value is not None:
-                where.append(f"{column} = ?")
-                args.append(value)
-        condition = f"WHERE {' AND '.join(where)}" if where else ""
-        sql = f"SELECT {_RUN_COLUMNS} FROM runs {condition} ORDER BY id DESC LIMIT ?"
-        with self._reading() as con:
+        `baseline_file` match exactly (one tenant's runs against one baseline, as drift groups them).
+        `finished`: complete runs only, the last to finish first."""
+        with self._reading() as con:  # opening tells which schema the file has
+            where: list[str] = [f"{self._completed} > 0"] if finished else []
+            args: list[Any] = []
+            if tenant:
+                where.append("(lower(tenant_id) = ? OR lower(tenant_domain) = ? OR lower(tenant_name) = ?)")
+                args += [tenant.lower()] * 3
+            for column, value in (("tenant_id", tenant_id), ("baseline_file", baseline_file)):
+                if value is not None:
+                    where.append(f"{column} = ?")
+                    args.append(value)
+            condition = f"WHERE {' AND '.join(where)}" if where else ""
+            order = self._completed if finished else "id"
+            sql = f"SELECT {self._columns} FROM runs {condition} ORDER BY {order} DESC LIMIT ?"
             rows = con.execute(sql, (*args, min(limit, SQLITE_MAX_INT))).fetchall()
         return [self._run(row) for row in rows]
 
     def previous(self, tenant_id: str, baseline_file: str) -> StoredRun | None:
-        """The latest recorded run of this tenant with a baseline of this file name."""
-        with self._reading() as con:
-            row = con.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE tenant_id = ? AND baseline_file = ? "
-                              "ORDER BY id DESC LIMIT 1", (tenant_id, baseline_file)).fetchone()
-        return self._run(row) if row else None
+        """The run of this tenant with a baseline of this file name that finished last (unfinished runs never
+        count: their verdict may never have reached anyone)."""
+        runs = self.runs(limit=1, tenant_id=tenant_id, baseline_file=baseline_file, finished=True)
+        return runs[0] if runs else None
 
     def run(self, run_id: int) -> StoredRun:
         row = None
         if 0 <= run_id <= SQLITE_MAX_INT:  # a larger id cannot be stored (and sqlite3 would raise OverflowError)
             with self._reading() as con:
-                row = con.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
+                row = con.execute(f"SELECT {self._columns} FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
             raise InputError(f"{self.path}: no run {run_id} in the history (see `auditor history`)")
         return self._run(row)
@@ -212,6 +263,10 @@ class HistoryStore:
 
     @contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
+        pinned = getattr(self._pinned, "con", None)
+        if pinned is not None:  # inside `finishing`: read what this transaction sees
+            yield pinned
+            return
         con = self._connect()
         try:
             yield con
@@ -226,8 +281,10 @@ class HistoryStore:
         if not self.create:
             return self._connect_read_only()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            new = not self.path.exists()
+            from auditor.reports.files import make_private_dirs
+
+            make_private_dirs(self.path.parent)  # 0700 whatever the umask: whoever can replace the file can
+            new = not self.path.exists()         # silence --fail-on-new
             # isolation_level=None: no implicit transactions; each write is an explicit BEGIN IMMEDIATE ... COMMIT.
             con = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
             if new:
@@ -288,21 +345,24 @@ class HistoryStore:
         version = con.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise ConfigError(f"{self.path}: history schema {version} was written by a newer auditor")
-        if version != SCHEMA_VERSION:
+        if version == 1 and not self.create:
+            self._completed = "id"  # read as it is; the next run that records into it upgrades it
+        elif version != SCHEMA_VERSION:
             raise ConfigError(f"{self.path}: not a history database (no run history schema in it)")
         problem = str(con.execute("PRAGMA quick_check(1)").fetchone()[0])
         if problem != "ok":
             first = problem.replace("*** in database main ***", "").strip().splitlines()[0][:160]
             raise ConfigError(f"{self.path}: the history database is damaged (quick_check: {first}); "
                               "restore it from a backup or point --history elsewhere")
-        con.execute(f"SELECT {_RUN_COLUMNS}, snapshot FROM runs LIMIT 0")
+        con.execute(f"SELECT {self._columns}, snapshot FROM runs LIMIT 0")
         con.execute(f"SELECT {_FINDING_COLUMNS} FROM findings LIMIT 0")
         # The rows a run reads later (every run's counts, and the findings of each tenant's latest run, which
         # drift compares with): decoded now, so a damaged row too fails before the work.
-        for row in con.execute(f"SELECT {_RUN_COLUMNS} FROM runs"):
+        for row in con.execute(f"SELECT {self._columns} FROM runs"):
             self._run(row)
-        latest = con.execute("SELECT run_id, finding FROM findings WHERE run_id IN "
-                             "(SELECT max(id) FROM runs GROUP BY tenant_id, baseline_file)").fetchall()
+        latest = con.execute("SELECT run_id, finding FROM findings WHERE run_id IN (SELECT id FROM runs r WHERE "
+                             f"{self._completed} = (SELECT max({self._completed}) FROM runs WHERE "
+                             "tenant_id = r.tenant_id AND baseline_file = r.baseline_file))").fetchall()
         for run_id, text in latest:
             self._decoded(f"run {run_id}'s findings", functools.partial(_finding, text))
 
@@ -314,8 +374,12 @@ class HistoryStore:
             raise ConfigError(f"{self.path}: history schema {version} was written by a newer auditor")
         con.execute("BEGIN IMMEDIATE")  # not executescript(): it would COMMIT on its own
         try:
+            version = con.execute("PRAGMA user_version").fetchone()[0]  # again, under the lock
+            if version == 1:  # every run of a version-1 file was stored after its reports: finished, in id order
+                con.execute("ALTER TABLE runs ADD COLUMN completed INTEGER NOT NULL DEFAULT 0")
+                con.execute("UPDATE runs SET completed = id")
             for statement in (s.strip() for s in _SCHEMA.split(";")):
-                if statement:
+                if statement and version in (0, 1):
                     con.execute(statement)
             con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except BaseException:
@@ -344,7 +408,8 @@ def _run(row: tuple[Any, ...]) -> StoredRun:
         raise TypeError("summary or drift_counts is not a JSON object")
     run = StoredRun(id=int(row[0]), tenant_id=str(row[1]), tenant_domain=str(row[2]), tenant_name=str(row[3]),
                     baseline_file=str(row[4]), baseline_sha256=str(row[5]), collected_at=str(row[6]),
-                    recorded_at=str(row[7]), tool_version=str(row[8]), summary=summary, drift_counts=drift)
+                    recorded_at=str(row[7]), tool_version=str(row[8]), summary=summary, drift_counts=drift,
+                    completed=int(row[11]) > 0)
     for status in Status:  # the counts `auditor history` shows
         run.count(status)
     for severity in Severity:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import auditor.history.store as store_module
-import auditor.pipeline as pipeline_module
+import auditor.pause as pause_module
 from auditor.cli import main
 
 
@@ -167,15 +167,13 @@ def test_a_history_that_cannot_record_keeps_the_verdict_and_says_so(blocker, rec
     shutil.copy(recorded, path)
     monkeypatch.setattr(store_module, "BUSY_TIMEOUT_S", 0.3)
     make, naming = BLOCKERS[blocker]
-    real_write = pipeline_module.write_reports
     stack = contextlib.ExitStack()
 
-    def write_then_block(*args, **kwargs):  # the history turns unusable between the comparison and recording
-        written = real_write(*args, **kwargs)
-        stack.enter_context(make(path))
-        return written
+    def block_once_evaluated(step: str) -> None:  # the history turns unusable after its check, before recording
+        if step == "evaluated":
+            stack.enter_context(make(path))
 
-    monkeypatch.setattr(pipeline_module, "write_reports", write_then_block)
+    monkeypatch.setattr(pause_module, "pause_at", block_once_evaluated)
     out = tmp_path / "out"
     with stack:
         code, _, err = run(capsys, "demo", "--history", str(path), "--out", str(out), "--quiet")
