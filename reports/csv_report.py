@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from auditor.models.findings import FindingsDocument
+from auditor.reports.file_names import FILE_NAMES
 from auditor.reports.files import write_atomic
 
 COLUMNS = ["check_id", "status", "severity", "integration", "resource", "message", "title", "remediation",
@@ -51,6 +52,6 @@ def render(doc: FindingsDocument) -> str:
 
 
 def write(doc: FindingsDocument, out_dir: Path) -> Path:
-    path = out_dir / "findings.csv"
+    path = out_dir / FILE_NAMES["csv"]
     write_atomic(path, render(doc))
     return path

@@ -25,6 +25,7 @@ from markupsafe import Markup
 from auditor.models.findings import Finding, FindingsDocument, Severity, Status
 from auditor.models.timeutil import parse_datetime
 from auditor.reports import charts
+from auditor.reports.file_names import FILE_NAMES
 from auditor.reports.files import write_atomic
 from auditor.reports.html_history import drift_view, trend_view, waiver_view
 from auditor.reports.html_inventory import Unavailable, integration_views, sweep_view
@@ -243,6 +244,6 @@ def render(doc: FindingsDocument) -> str:
 
 
 def write(doc: FindingsDocument, out_dir: Path) -> Path:
-    path = out_dir / "report.html"
+    path = out_dir / FILE_NAMES["html"]
     write_atomic(path, render(doc))
     return path

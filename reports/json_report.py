@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from auditor.models.findings import FindingsDocument
+from auditor.reports.file_names import FILE_NAMES
 from auditor.reports.files import write_atomic
 
 
@@ -14,6 +15,6 @@ def render(doc: FindingsDocument) -> str:
 
 
 def write(doc: FindingsDocument, out_dir: Path) -> Path:
-    path = out_dir / "findings.json"
+    path = out_dir / FILE_NAMES["json"]
     write_atomic(path, render(doc))
     return path

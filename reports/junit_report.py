@@ -17,6 +17,7 @@ from pathlib import Path
 
 from auditor.models.findings import Finding, FindingsDocument, Status
 from auditor.models.timeutil import parse_datetime
+from auditor.reports.file_names import FILE_NAMES
 from auditor.reports.files import write_atomic
 
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -103,6 +104,6 @@ def render(doc: FindingsDocument) -> str:
 
 
 def write(doc: FindingsDocument, out_dir: Path) -> Path:
-    path = out_dir / "junit.xml"
+    path = out_dir / FILE_NAMES["junit"]
     write_atomic(path, render(doc))
     return path

@@ -14,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 from auditor.models.findings import Finding, FindingsDocument, Severity, Status
+from auditor.reports.file_names import FILE_NAMES
 from auditor.reports.files import write_atomic
 from auditor.reports.html_report import _threshold, display_time, verdict
 from auditor.terminal import one_line
@@ -69,6 +70,6 @@ def render(doc: FindingsDocument, listed: int = LISTED) -> str:
 
 
 def write(doc: FindingsDocument, out_dir: Path) -> Path:
-    path = out_dir / "summary.md"
+    path = out_dir / FILE_NAMES["markdown"]
     write_atomic(path, render(doc))
     return path

@@ -32,6 +32,7 @@ from py_ocsf_models.objects.resource_details import ResourceDetails
 from auditor import __version__
 from auditor.models.findings import Finding, FindingsDocument, Severity, Status
 from auditor.models.timeutil import parse_datetime
+from auditor.reports.file_names import FILE_NAMES
 from auditor.reports.files import write_atomic
 
 PRODUCT = "Mailbox Access Auditor"
@@ -91,6 +92,6 @@ def render(doc: FindingsDocument) -> str:
 
 
 def write(doc: FindingsDocument, out_dir: Path) -> Path:
-    path = out_dir / "findings.ocsf.json"
+    path = out_dir / FILE_NAMES["ocsf"]
     write_atomic(path, render(doc))
     return path

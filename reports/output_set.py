@@ -23,10 +23,11 @@ from pathlib import Path
 from types import TracebackType
 
 from auditor.errors import OutputError
+from auditor.reports.file_names import FILE_NAMES
 from auditor.reports.files import make_private_dirs, removed_on_signal
 
 MANIFEST = "manifest.json"
-OWN_FILES = frozenset({"snapshot.json", "findings.json", "findings.csv", "report.html", "junit.xml", MANIFEST})
+OWN_FILES = frozenset({"snapshot.json", *FILE_NAMES.values(), MANIFEST})
 """What the auditor writes into --out: the only entries an --out may hold."""
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2

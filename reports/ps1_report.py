@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 
 from auditor.models.findings import Finding, FindingsDocument, Status
+from auditor.reports.file_names import FILE_NAMES
 from auditor.reports.files import write_atomic
 from auditor.terminal import one_line
 
@@ -91,6 +92,6 @@ def render(doc: FindingsDocument) -> str:
 
 
 def write(doc: FindingsDocument, out_dir: Path) -> Path:
-    path = out_dir / "remediation.ps1"
+    path = out_dir / FILE_NAMES["ps1"]
     write_atomic(path, render(doc))
     return path

@@ -17,6 +17,7 @@ import pandas as pd
 
 from auditor.models.findings import FindingsDocument, Status
 from auditor.reports import csv_report
+from auditor.reports.file_names import FILE_NAMES
 from auditor.reports.files import write_atomic
 from auditor.reports.html_report import _threshold, verdict
 from auditor.terminal import printable
@@ -125,6 +126,6 @@ def render(doc: FindingsDocument) -> bytes:
 
 
 def write(doc: FindingsDocument, out_dir: Path) -> Path:
-    path = out_dir / "findings.xlsx"
+    path = out_dir / FILE_NAMES["xlsx"]
     write_atomic(path, render(doc))
     return path

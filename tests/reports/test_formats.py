@@ -33,14 +33,15 @@ def document(out: Path) -> FindingsDocument:
 
 def test_format_lists_and_a_bad_value(tmp_path: Path, demo: Path) -> None:
     assert sorted(p.name for p in demo.iterdir()) == ["findings.csv", "findings.json", "findings.xlsx",
-                                                       "remediation.ps1", "snapshot.json", "summary.md"]
+                                                       "manifest.json", "remediation.ps1", "snapshot.json",
+                                                       "summary.md"]
     code, _, err = run_cli("report", str(demo / "findings.json"), "-o", str(tmp_path / "r"), "-f", "html,pdf")
     assert code == 2 and len(err.strip().splitlines()) == 1 and "'pdf' is not a report format" in err
     assert not (tmp_path / "r").exists()
     code, _, err = run_cli("report", str(demo / "findings.json"), "-o", str(tmp_path / "r"), "-f", "csv, markdown",
                              "-f", "csv")
     assert code == 0, err
-    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == ["findings.csv", "summary.md"]
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == ["findings.csv", "manifest.json", "summary.md"]
 
 
 def test_csv_keeps_its_columns_and_gains_the_tenant(demo: Path) -> None:
