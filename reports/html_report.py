@@ -263,6 +263,7 @@ def context(doc: FindingsDocument) -> dict[str, Any]:
         "groups": check_groups(findings, names, causes),
         "headline": headline(findings, doc.inventory),
         "causes": causes,
+        "cause_for": lambda message: cause_of(causes, message),
         "app_names": names,
         "drift": drift_view(doc.drift, {k: v[1] for k, v in finding_index.items()}, display_time),
         "trend": trend_view(doc.trend, doc.drift is not None, numeric_time),
