@@ -17,6 +17,7 @@ from auditor.models.baseline import LIMITS
 from auditor.models.findings import Finding, Status
 from auditor.models.timeutil import parse_datetime
 from auditor.reports import charts
+from auditor.reports.html_headline import without_root_cause
 
 FindingIndex = Mapping[tuple[str, str, str], tuple[Status, str]]
 """(check id, integration, resource) -> (status, anchor of the finding's row)."""
@@ -409,6 +410,14 @@ def warning_window(findings: Iterable[Finding]) -> int | None:
     return None
 
 
+def _short_message(f: Finding) -> str:
+    """A finding's message without the root cause it repeats (named by its check id instead)."""
+    cause = f.evidence.get("root_cause")
+    if f.status is Status.FAIL and isinstance(cause, str) and cause:
+        return f"{without_root_cause(f.message)} (follows from {cause})"
+    return f.message
+
+
 def integration_views(data: Any, findings: tuple[Finding, ...], index: FindingIndex,
                       now: datetime | None) -> list[IntegrationView] | Unavailable:
     if gone := _unavailable(data):
@@ -436,7 +445,7 @@ def integration_views(data: Any, findings: tuple[Finding, ...], index: FindingIn
             anchor=f"integration-{n + 1}", name=name, app_id=app_id,
             display_name=str(item.get("display_name") or ""), access_model=access_model,
             counts=tuple((s, counts[s]) for s in sorted(Status, key=lambda s: s.rank) if counts[s]),
-            attention=tuple(Attention(f.check_id, f.status, f.severity.value, f.resource, f.message, f"f-{i}")
+            attention=tuple(Attention(f.check_id, f.status, f.severity.value, f.resource, _short_message(f), f"f-{i}")
                             for i, f in act[:ATTENTION_LIMIT]),
             attention_more=max(len(act) - ATTENTION_LIMIT, 0),
             permissions=permissions_view(item.get("permissions"), access_model,

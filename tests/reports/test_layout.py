@@ -162,13 +162,15 @@ def test_the_demo_report_prints_on_at_most_eight_a4_pages(browser, demo_report, 
 def test_the_portfolio_page_fits_1400_px(browser, tmp_path):  # noqa: F811
     rows = [portfolio_report.TenantRow(
         name=f"Customer {n} with a long legal name Holdings", folder=f"t{n}", verdict="fail", exit_code=1,
-        tenant_id="11111111-2222-3333-4444-55555555555{n}", tenant_name="contoso.onmicrosoft.com",
+        tenant_id=f"11111111-2222-3333-4444-55555555555{n}", tenant_name="contoso.onmicrosoft.com",
         collected_at="2026-12-02T06:33:00Z", by_status={"FAIL": 57, "PASS": 115, "ERROR": 0, "WAIVED": 1},
         failures_by_severity={"critical": 32, "high": 11, "medium": 12, "low": 2}, new=3, resolved=1,
         waivers_expiring=1, waivers_stale=2, report=f"t{n}/report.html") for n in range(3)]
     rows.append(portfolio_report.TenantRow(name="Refused", folder="r", verdict="not-audited", exit_code=3,
-                                           error="sign-in refused: AADSTS7000215 invalid client secret provided "
-                                                 "for the application; check the secret's value and expiry"))
+                                           error="sign-in refused: AADSTS7000215: Invalid client secret provided. "
+                                                 "Trace ID: 0b5e8c1a-7d1e-4f5c-9a55-3c1e2b7d4f00 "
+                                                 "https://login.microsoftonline.com/error?code=7000215&"
+                                                 "trace=0b5e8c1a7d1e4f5c9a553c1e2b7d4f00"))
     (tmp_path / "portfolio.html").write_text(portfolio_report.render_html(rows, "Managed tenants"))
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     page = context.new_page()
