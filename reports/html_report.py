@@ -130,7 +130,7 @@ def check_groups(findings: tuple[Finding, ...], names: dict[str, str] | None = N
     grouped: dict[str, list[int]] = {}
     for i, f in enumerate(findings):
         grouped.setdefault(f.check_id, []).append(i)
-    groups = []
+    groups: list[CheckGroup] = []
     for check_id, indexes in grouped.items():
         indexes.sort(key=lambda i: findings[i].status.rank)  # stable: engine order within a status
         first = findings[indexes[0]]
