@@ -25,7 +25,7 @@ except ImportError:  # pragma: no cover
 
 from auditor import __version__
 from auditor.collect.children import install_signal_handlers
-from auditor.commands import history, live, offline
+from auditor.commands import history, live, offline, preflight
 from auditor.errors import AuditorError
 from auditor.redact import redact
 from auditor.terminal import guarded_streams
@@ -59,6 +59,7 @@ def _root(
 
 # The commands, in the order `auditor --help` lists them. Explicit: no registration by import side effects.
 app.command("demo")(live.demo_command)
+app.command("preflight")(preflight.preflight_command)
 app.command("audit")(live.audit_command)
 app.command("collect")(live.collect_command)
 app.command("evaluate")(offline.evaluate_command)

@@ -136,6 +136,24 @@ def session_warnings(base: Baseline) -> list[str]:
     return [] if note is None else [note]
 
 
+def recorded_profile(path: Path | None, base: Baseline) -> dict[str, object] | None:
+    """The run facts of a recorded `auditor preflight` (--preflight FILE, else preflight.json beside the
+    baseline when there is one): which undocumented Exchange forms the tenant was seen to serve. It names them in
+    the report; no verdict depends on them (the readers take every form). A bad file is a ConfigError."""
+    from auditor.preflight.model import read_profile
+
+    if path is None:
+        beside = Path(base.source).parent / "preflight.json"
+        if not beside.is_file():
+            return None
+        path = beside
+    profile = read_profile(path)
+    if profile.tenant_id and base.tenant.id and profile.tenant_id.lower() != base.tenant.id.lower():
+        raise ConfigError(f"--preflight {path}: recorded for tenant {profile.tenant_id}, not this baseline's "
+                          f"{base.tenant.id}")
+    return {"observed_profile": profile.describe(), "preflight": profile.fact()}
+
+
 def write_snapshot(snapshot: Snapshot, path: Path) -> None:
     from auditor.reports.files import write_atomic
 

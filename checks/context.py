@@ -46,7 +46,9 @@ class Context(Indexed):
         self.touched[name] = sec.source if sec else ""
         if sec is not None and sec.status is SectionStatus.OK:
             return sec
-        off = name.startswith("exchange.") and self.snapshot.collection.get("exchange_transport") == "none"
+        # The canaries come from Exchange's mailbox pool: off with the rest of Exchange.
+        exchange_data = name.startswith("exchange.") or name == "canaries"
+        off = exchange_data and self.snapshot.collection.get("exchange_transport") == "none"
         if off:
             raise SectionUnavailable(name, 'Exchange collection is switched off ([exchange] transport = "none")',
                                      skip=True)

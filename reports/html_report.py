@@ -185,7 +185,8 @@ def verdict(by_status: Counter[Status], failing_by_severity: Counter[Severity],
 
 
 # Run facts worth a reader's eye in the header; request counts and timings stay in findings.json.
-HEADER_FACTS = (("source", "Source"), ("exchange_transport", "Exchange transport"), ("graph_endpoint", "Graph"))
+HEADER_FACTS = (("source", "Source"), ("exchange_transport", "Exchange transport"), ("graph_endpoint", "Graph"),
+                ("observed_profile", "Observed profile"))
 
 
 def collection_facts(collection: dict[str, Any]) -> list[tuple[str, str]]:

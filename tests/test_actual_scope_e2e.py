@@ -28,8 +28,7 @@ def tenant() -> dict[str, Any]:
     mail = [(GRAPH, "Mail.ReadWrite")]
     policy_apps = {WRONG_GROUP: "Wrong Group", DENY_ONLY: "Deny Only", NESTED: "Nested", COMPLIANT: "Compliant"}
     rbac_apps = {ORG_RBAC: "Org RBAC", EXEC_FILTER: "Exec Filter"}
-    auditor = [(GRAPH, "Application.Read.All"), (GRAPH, "GroupMember.Read.All"), (GRAPH, "User.Read.All"),
-               (EXO, "Exchange.ManageAsApp")]
+    auditor = [(GRAPH, "Directory.Read.All"), (EXO, "Exchange.ManageAsApp")]  # the README's least set
     applications = [app(AUDITOR, "Mailbox Access Auditor", auditor)]
     applications += [app(a, n, mail) for a, n in policy_apps.items()] + [app(a, n, []) for a, n in rbac_apps.items()]
     principals = [sp(AUDITOR, "Mailbox Access Auditor")] + [sp(a, n) for a, n in {**policy_apps, **rbac_apps}.items()]

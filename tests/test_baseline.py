@@ -128,8 +128,13 @@ def test_each_closed_choice_is_one_enum_read_by_the_toml_reader_and_offered_by_t
         parse_baseline('[exchange]\ntransport = "winrm"\n', origin="b.toml")
     with pytest.raises(SystemExit) as exc:
         main(["demo", "--exchange-transport", "none", "--out", str(tmp_path), "--quiet", "--format", "json"])
-    # A run, not a usage error (old: exit 2). Not 0: the demo's Graph-side drift FAILs, and SCOPE-005 says ERROR
-    # on the canaries section that transport "none" leaves unread (reported separately).
-    assert exc.value.code in (1, 3), capsys.readouterr().err
+    # A run, not a usage error (old: exit 2), and not an incomplete one: with Exchange switched off every check
+    # that needs its data, SCOPE-005's canaries included, SKIPs saying why. Exit 1: the Graph-side drift FAILs.
+    assert exc.value.code == 1, capsys.readouterr().err
     snapshot = json.loads((tmp_path / "snapshot.json").read_text())
     assert snapshot["collection"]["exchange_transport"] == "none"
+    findings = json.loads((tmp_path / "findings.json").read_text())["findings"]
+    assert [f["check_id"] for f in findings if f["status"] == "ERROR"] == []
+    canary_checks = [f for f in findings if f["check_id"] in ("SCOPE-005", "SCOPE-007")]
+    assert canary_checks and all(f["status"] == "SKIP" for f in canary_checks)
+    assert all("switched off" in f["message"] for f in canary_checks if "APP-001" not in f["message"])

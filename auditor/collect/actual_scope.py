@@ -31,7 +31,10 @@ SOURCE = ACTUAL_SCOPE_SOURCE
 TRUNCATED = "more results available"
 MEMBER_LIMIT = 500
 """Mailbox addresses recorded per path and per app (sorted, beyond the queues); counts are always exact."""
-MEMBER_KEYS = ("Name", "PrimarySmtpAddress", "Guid", "RecipientTypeDetails", "ExternalDirectoryObjectId")
+# The identifiers ride along: Test-ApplicationAccessPolicy's MailboxId may carry any of them (undocumented), and a
+# scope canary's batched test row is matched back by them (exchange_identities.mailbox_ids).
+MEMBER_KEYS = ("Name", "PrimarySmtpAddress", "Guid", "RecipientTypeDetails", "ExternalDirectoryObjectId",
+               "ExchangeGuid", "Sid")
 
 
 @dataclass
@@ -252,7 +255,8 @@ def actual_scope_section(apps: Sequence[tuple[str, Sequence[str]]], policies: Se
         mine = None if policy_rows is None else [r for _, r in sorted(
             [*by_app.get(app, []), *(by_app.get("*", []) if app != "*" else [])], key=lambda pair: pair[0])]
         entry, union = app_entry(app, queues.get(app, []), mine, policies.error, role_rows, roles.error,
-                                 assignee_app, sp_rows is not None, targets, every, MEMBER_LIMIT)
+                                 assignee_app, None if sp_rows is not None else sps.error or "not read", targets,
+                                 every, MEMBER_LIMIT)
         data["apps"][app] = entry
         unions[app] = union
     return Section("exchange.actualScope", SOURCE, SectionStatus.OK, None, data), unions

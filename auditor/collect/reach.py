@@ -123,10 +123,11 @@ def policy_path(app: str, policies: list[dict[str, Any]] | None, error: str | No
 
 
 def rbac_path(app: str, roles: list[dict[str, Any]] | None, error: str | None, assignee_app: Mapping[str, str],
-              sps_ok: bool, targets: Mapping[str, Target], limit: int, queues: Sequence[str],
+              sps_error: str | None, targets: Mapping[str, Target], limit: int, queues: Sequence[str],
               every: Mapping[str, Any] | None) -> tuple[Reach, list[dict[str, Any]]]:
-    if roles is None or not sps_ok:
-        why = f"Get-ManagementRoleAssignment failed: {error}" if roles is None else "Get-ServicePrincipal failed"
+    if roles is None or sps_error is not None:
+        why = (f"Get-ManagementRoleAssignment failed: {error}" if roles is None
+               else f"Get-ServicePrincipal failed: {sps_error}")
         return Reach(errors=[why]), []
     reach, parts = Reach(), []
     for assignment in roles:
@@ -154,7 +155,7 @@ def rbac_path(app: str, roles: list[dict[str, Any]] | None, error: str | None, a
 
 def app_entry(app: str, queues: Sequence[str], policies: list[dict[str, Any]] | None, policies_error: str | None,
               roles: list[dict[str, Any]] | None, roles_error: str | None, assignee_app: Mapping[str, str],
-              sps_ok: bool, targets: Mapping[str, Target], every: Mapping[str, Any] | None,
+              sps_error: str | None, targets: Mapping[str, Target], every: Mapping[str, Any] | None,
               limit: int) -> tuple[dict[str, Any], tuple[Reach, Reach]]:
     """One app's record in exchange.actualScope, and the reaches of its (policy, RBAC) paths."""
     policy, policy_parts, restricted = policy_path(app, policies, policies_error, targets, limit, queues)
@@ -162,7 +163,7 @@ def app_entry(app: str, queues: Sequence[str], policies: list[dict[str, Any]] | 
         "restricted": restricted, "parts": policy_parts, **aggregate(policy, queues, every, limit)}}
     if app == "*":
         return entry, (policy, Reach())
-    rbac, rbac_parts = rbac_path(app, roles, roles_error, assignee_app, sps_ok, targets, limit, queues, every)
+    rbac, rbac_parts = rbac_path(app, roles, roles_error, assignee_app, sps_error, targets, limit, queues, every)
     union = policy.union(rbac)
     entry["rbac"] = {"parts": rbac_parts, **aggregate(rbac, queues, every, limit)}
     entry["combined"] = aggregate(union, queues, every, limit)

@@ -12,8 +12,9 @@ import queue
 import re
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, date, datetime
 from types import MappingProxyType
@@ -82,8 +83,11 @@ class CmdletErrorInfo:
 
     @property
     def transient(self) -> bool:  # worth a retry: the server is busy, throttling, or briefly unavailable
+        # PowerShell's refusal of an enum value ends "...enumerator names and try again": a binding error, never
+        # worth a retry
         text = f"{self.message} {self.fq_error}".lower()
-        return not self.command_not_found and any(word in text for word in TRANSIENT_WORDS)
+        binding = text.startswith("cannot bind parameter")
+        return not self.command_not_found and not binding and any(word in text for word in TRANSIENT_WORDS)
 
 
 @dataclass
@@ -329,8 +333,27 @@ def object_properties(obj: Any) -> dict[str, Any]:
     return props
 
 
+TYPE_OBSERVERS: list[Callable[[str], None]] = []
+"""`auditor preflight` only: told the first type name of each output object (`observing_types`)."""
+
+
+@contextmanager
+def observing_types() -> Iterator[list[str]]:
+    """Within: the first type name of every output object a shell turns into a row (PSRP and the local fast
+    path carry them; REST's JSON does not), in order."""
+    seen: list[str] = []
+    TYPE_OBSERVERS.append(seen.append)
+    try:
+        yield seen
+    finally:
+        TYPE_OBSERVERS.remove(seen.append)
+
+
 def plain_row(obj: Any) -> dict[str, Any]:
     """One output object as a plain dict (a bare value, which Exchange cmdlets do not emit, as {"Value": v})."""
+    if TYPE_OBSERVERS and (types := getattr(obj, "types", None)):
+        for observe in TYPE_OBSERVERS:
+            observe(str(types[0]))
     value = plain_value(obj)
     return value if isinstance(value, dict) else {"Value": value}
 

@@ -30,6 +30,7 @@ from auditor.runs import (
     finish_run,
     live_settings,
     open_history,
+    recorded_profile,
     session_warnings,
     snapshot_problems,
     write_snapshot,
@@ -87,6 +88,9 @@ def audit_command(
     quiet: Quiet = False,
     verbose: Verbose = 0,
     insecure: Insecure = False,
+    preflight: Annotated[Path | None, typer.Option(
+        "--preflight", help="A recorded `auditor preflight --out` file, named in the reports (default: "
+        "preflight.json beside the baseline, if there is one).", show_default=False)] = None,
 ) -> int:
     """Collect, evaluate and report against a live tenant. Settings come from the baseline; secrets from the
     environment (AUDITOR_CLIENT_SECRET or AZURE_CLIENT_SECRET, AUDITOR_PSRP_PASSWORD) or a certificate file.
@@ -96,15 +100,19 @@ def audit_command(
     if portfolio is not None:
         if baseline is not None:
             raise ConfigError("--baseline and --portfolio: choose one (the portfolio names each tenant's baseline)")
+        if preflight is not None:
+            raise ConfigError("--preflight names one tenant's record: it does not go with --portfolio")
         return _audit_portfolio(portfolio, options, quiet, verbose)
     if baseline is None:
         raise ConfigError("--baseline FILE is required (or --portfolio FILE)")
     base = load_baseline(baseline)
+    profile = recorded_profile(preflight, base)
     store = open_history(options, base)
     settings = live_settings(base, options)
     _warn_before_run(insecure, base)
     with Console(quiet, verbose) as console:
         snapshot = collect_run(base, settings, console)
+        snapshot.collection.update(profile or {})
         return _finished(finish_run(snapshot, base, out, options, store, console))
 
 

@@ -46,7 +46,7 @@ def test_non_psrp_output_mid_pipeline_is_one_clear_line() -> None:
 def test_a_child_that_fails_at_start_fails_every_exchange_section_with_the_cause(knob: str, expected: str) -> None:
     snapshot = local_audit(knob)
     errors = exchange_errors(snapshot)
-    assert len(errors) == 9 and len(set(errors.values())) == 1
+    assert len(errors) == 10 and len(set(errors.values())) == 1  # every exchange.* section
     assert next(iter(errors.values())).startswith(expected)
     assert graph_ok(snapshot)
 
