@@ -24,7 +24,6 @@ from markupsafe import Markup
 
 from auditor.models.findings import Finding, FindingsDocument, Severity, Status
 from auditor.models.timeutil import parse_datetime
-from auditor.reports import charts
 from auditor.reports.files import write_atomic
 from auditor.reports.html_headline import Cause, app_names, cause_of, error_causes, headline
 from auditor.reports.html_history import drift_view, trend_view, waiver_view
@@ -233,7 +232,6 @@ def context(doc: FindingsDocument) -> dict[str, Any]:
     findings = doc.findings
     by_status = Counter(f.status for f in findings)
     failing = Counter(f.severity for f in findings if f.status is Status.FAIL)
-    matrix = {sev: Counter(f.status for f in findings if f.severity is sev) for sev in SEVERITIES}
     integration_names = [str(i.get("name", "")) for i in doc.inventory.get("integrations") or []
                          if isinstance(i, dict)]
     for f in findings:
@@ -254,10 +252,6 @@ def context(doc: FindingsDocument) -> dict[str, Any]:
         "statuses": STATUSES,
         "severities": SEVERITIES,
         "by_status": by_status,
-        "matrix": matrix,
-        "donut": charts.donut([(s.value, by_status[s]) for s in STATUSES]),
-        "severity_bars": charts.stacked_bars(
-            [(sev.value, [(s.value, matrix[sev][s]) for s in STATUSES]) for sev in SEVERITIES], width=300),
         "integrations": integration_views(doc.inventory.get("integrations", NOT_RECORDED), findings, finding_index,
                                           collected_at(doc.run.collected_at)),
         "sweep": sweep_view(doc.inventory.get("sweep", NOT_RECORDED), finding_index),
