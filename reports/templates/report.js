@@ -5,6 +5,20 @@
   var form = document.getElementById("filters");
   if (!form) { return; }
   form.hidden = false;
+
+  /* The "scrolls sideways" cue under a table exactly where it is cut (without script: on every narrow screen). */
+  function markScrolling() {
+    Array.prototype.forEach.call(document.querySelectorAll(".tscroll"), function (box) {
+      var hint = box.nextElementSibling;
+      if (hint && hint.classList.contains("scroll-hint")) {
+        var cut = box.scrollWidth > box.clientWidth + 1;
+        hint.classList.toggle("fits", !cut);
+        hint.classList.toggle("cut", cut);
+      }
+    });
+  }
+  markScrolling();
+  window.addEventListener("resize", markScrolling);
   var groups = Array.prototype.slice.call(document.querySelectorAll("details.check"));
   var chips = Array.prototype.slice.call(form.querySelectorAll("button[data-filter]"));
   var checkSelect = document.getElementById("filter-check");

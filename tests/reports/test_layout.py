@@ -114,6 +114,11 @@ def test_screenshots_show_the_risk_first_and_the_page_never_scrolls_sideways(bro
         assert "Ticketing can read and change all 26 mailboxes" in first.inner_text()
         box = first.bounding_box()
         assert box is not None and box["y"] + box["height"] <= page.viewport_size["height"], "on the first screen"
+        hints = page.locator("#integration-2 .scroll-hint")
+        cut = page.evaluate("[...document.querySelectorAll('#integration-2 .tscroll')]"
+                            ".map(b => b.scrollWidth > b.clientWidth + 1)")
+        assert [hints.nth(n).is_visible() for n in range(hints.count())] == cut, "a cue exactly where a table is cut"
+        assert any(cut) == (width < 600), "at 1,400 px every table fits its card; on a phone wide ones scroll in it"
         page.screenshot(path=str(shots / "top.png"))
         page.locator("#integration-2").screenshot(path=str(shots / "integration.png"))
         page.click('#filters button[data-filter="status"][data-value="FAIL"]')
