@@ -19,64 +19,6 @@ def _num(value: float) -> str:
 
 
 @dataclass(frozen=True)
-class Arc:
-    """One slice of a donut drawn as a dashed circle stroke whose circumference is 100 units."""
-
-    key: str
-    count: int
-    dasharray: str
-    dashoffset: str
-
-
-def donut(counts: Sequence[tuple[str, int]]) -> list[Arc]:
-    """Slices in the given order, starting at twelve o'clock; empty slices are left out."""
-    total = sum(n for _, n in counts)
-    arcs: list[Arc] = []
-    done = 0.0
-    for key, count in counts:
-        if count <= 0 or total <= 0:
-            continue
-        share = 100.0 * count / total
-        # A circle's stroke starts at three o'clock; an offset of 25 moves it to twelve.
-        arcs.append(Arc(key, count, f"{_num(share)} {_num(100 - share)}", _num(25 - done)))
-        done += share
-    return arcs
-
-
-@dataclass(frozen=True)
-class Segment:
-    key: str
-    count: int
-    x: str
-    width: str
-
-
-@dataclass(frozen=True)
-class Bar:
-    label: str
-    total: int
-    length: str
-    segments: tuple[Segment, ...]
-
-
-def stacked_bars(rows: Sequence[tuple[str, Sequence[tuple[str, int]]]], width: float = 100.0) -> list[Bar]:
-    """One bar per row, segments in the given order, all bars on one scale (the longest row fills `width`)."""
-    longest = max((sum(n for _, n in parts) for _, parts in rows), default=0)
-    bars = []
-    for label, parts in rows:
-        x = 0.0
-        segments = []
-        for key, count in parts:
-            if count <= 0:
-                continue
-            w = width * count / longest
-            segments.append(Segment(key, count, _num(x), _num(w)))
-            x += w
-        bars.append(Bar(label, sum(n for _, n in parts), _num(x), tuple(segments)))
-    return bars
-
-
-@dataclass(frozen=True)
 class Tick:
     x: str
     label: str

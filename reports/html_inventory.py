@@ -17,6 +17,7 @@ from auditor.models.baseline import LIMITS
 from auditor.models.findings import Finding, Status
 from auditor.models.timeutil import parse_datetime
 from auditor.reports import charts
+from auditor.reports.html_headline import without_root_cause
 
 FindingIndex = Mapping[tuple[str, str, str], tuple[Status, str]]
 """(check id, integration, resource) -> (status, anchor of the finding's row)."""
@@ -266,6 +267,15 @@ class Policy:
     access_right: str
     scope: str
     valid: bool | None
+    verdict: FindingLink | None = None
+    """For a RestrictAccess policy: SCOPE-002, which judges whether it targets the scope group and is valid."""
+    judgement: str = ""
+    """SCOPE-002's message when it did not pass, so a valid policy on the wrong group never reads as plain "yes"."""
+
+    @property
+    def problem(self) -> bool:
+        return self.valid is False or (self.verdict is not None and self.verdict.status in (Status.FAIL,
+                                                                                            Status.ERROR))
 
 
 @dataclass(frozen=True)
@@ -286,6 +296,15 @@ class AccessTest:
     policy_result: str
     rbac_in_scope: tuple[str, ...] | None
     verdict: FindingLink | None
+
+    @property
+    def meaning(self) -> str:
+        """"good" or "bad": Granted is what a queue mailbox should get and what a canary must not; Denied the
+        reverse. Anything else (not tested, an error text) carries no colour."""
+        result = self.policy_result.lower()
+        if result not in ("granted", "denied"):
+            return ""
+        return "good" if (result == "granted") == (self.role == "queue") else "bad"
 
 
 @dataclass(frozen=True)
@@ -324,16 +343,27 @@ def reach_text(data: Any) -> str | Unavailable | None:
     return str(data["can_reach"]) if isinstance(data, Mapping) and data.get("can_reach") else None
 
 
-def _policies(data: Any) -> tuple[Policy, ...] | Unavailable:
+def _policies(data: Any, judged: tuple[FindingLink, str] | None = None) -> tuple[Policy, ...] | Unavailable:
+    """The policies naming the app; `judged` is its SCOPE-002 finding (link, message), shown on RestrictAccess."""
     if gone := _unavailable(data):
         return gone
     out = []
     for p in data if isinstance(data, list) else []:
         if isinstance(p, Mapping):
             valid = p.get("IsValid")
-            out.append(Policy(str(p.get("AppId") or ""), p.get("AppId") == "*", str(p.get("AccessRight") or ""),
-                              str(p.get("ScopeName") or ""), valid if isinstance(valid, bool) else None))
+            right = str(p.get("AccessRight") or "")
+            link, words = judged if judged and right == "RestrictAccess" else (None, "")
+            out.append(Policy(str(p.get("AppId") or ""), p.get("AppId") == "*", right,
+                              str(p.get("ScopeName") or ""), valid if isinstance(valid, bool) else None,
+                              link, words if link and link.status is not Status.PASS else ""))
     return tuple(out)
+
+
+def _scope_002(findings: Iterable[tuple[int, Finding]], app_id: str) -> tuple[FindingLink, str] | None:
+    for i, f in findings:
+        if f.check_id == "SCOPE-002" and f.resource == app_id:
+            return FindingLink(f.check_id, f.status, f"f-{i}"), f.message
+    return None
 
 
 def _assignments(data: Any, name: str = "", app_id: str = "",
@@ -380,6 +410,14 @@ def warning_window(findings: Iterable[Finding]) -> int | None:
     return None
 
 
+def _short_message(f: Finding) -> str:
+    """A finding's message without the root cause it repeats (named by its check id instead)."""
+    cause = f.evidence.get("root_cause")
+    if f.status is Status.FAIL and isinstance(cause, str) and cause:
+        return f"{without_root_cause(f.message)} (follows from {cause})"
+    return f.message
+
+
 def integration_views(data: Any, findings: tuple[Finding, ...], index: FindingIndex,
                       now: datetime | None) -> list[IntegrationView] | Unavailable:
     if gone := _unavailable(data):
@@ -407,7 +445,7 @@ def integration_views(data: Any, findings: tuple[Finding, ...], index: FindingIn
             anchor=f"integration-{n + 1}", name=name, app_id=app_id,
             display_name=str(item.get("display_name") or ""), access_model=access_model,
             counts=tuple((s, counts[s]) for s in sorted(Status, key=lambda s: s.rank) if counts[s]),
-            attention=tuple(Attention(f.check_id, f.status, f.severity.value, f.resource, f.message, f"f-{i}")
+            attention=tuple(Attention(f.check_id, f.status, f.severity.value, f.resource, _short_message(f), f"f-{i}")
                             for i, f in act[:ATTENTION_LIMIT]),
             attention_more=max(len(act) - ATTENTION_LIMIT, 0),
             permissions=permissions_view(item.get("permissions"), access_model,
@@ -415,7 +453,7 @@ def integration_views(data: Any, findings: tuple[Finding, ...], index: FindingIn
             credentials=credentials_view(item.get("credentials"), item.get("service_principal_credentials"),
                                          now, window),
             scope_group=group_view(item.get("scope_group"), name, queues, index),
-            policies=_policies(item.get("policies")), assignments=assignments,
+            policies=_policies(item.get("policies"), _scope_002(mine, app_id)), assignments=assignments,
             access_tests=_access_tests(tests, name, index), reach=reach_text(item.get("reach"))))
     return views
 

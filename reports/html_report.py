@@ -24,9 +24,9 @@ from markupsafe import Markup
 
 from auditor.models.findings import Finding, FindingsDocument, Severity, Status
 from auditor.models.timeutil import parse_datetime
-from auditor.reports import charts
 from auditor.reports.file_names import FILE_NAMES
 from auditor.reports.files import write_atomic
+from auditor.reports.html_headline import Cause, app_names, cause_of, error_causes, headline
 from auditor.reports.html_history import drift_view, trend_view, waiver_view
 from auditor.reports.html_inventory import Unavailable, integration_views, sweep_view
 
@@ -57,6 +57,7 @@ def _environment() -> Environment:
     env = Environment(loader=PackageLoader("auditor.reports", "templates"), autoescape=True,
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.tests["unavailable"] = lambda value: isinstance(value, Unavailable)
+    env.filters["when"] = time_tag
     return env
 
 
@@ -81,6 +82,10 @@ class Row:
     remediation: str
     """Shown on the row only when it differs from its check group's remediation."""
     references: tuple[Reference, ...]
+    resource_name: str = ""
+    """The name of the app a GUID resource is, when the inventory knows it."""
+    cause: Cause | None = None
+    """For an ERROR sharing its cause with other findings: that cause, named once in the verdict banner."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +99,12 @@ class CheckGroup:
     remediation: str
     references: tuple[Reference, ...]
     rows: tuple[Row, ...]
+    catalog: int = 0
+    """Position in catalog (first-seen) order, for the sort control."""
+
+    @property
+    def worst(self) -> Status:
+        return min((s for s, _ in self.counts), key=lambda s: s.rank)
 
 
 @dataclass(frozen=True)
@@ -111,12 +122,15 @@ def anchor_of(index: int) -> str:
     return f"f-{index}"
 
 
-def check_groups(findings: tuple[Finding, ...]) -> list[CheckGroup]:
-    """Findings grouped by check in catalog (first-seen) order; inside a group, what to act on first."""
+def check_groups(findings: tuple[Finding, ...], names: dict[str, str] | None = None,
+                 causes: tuple[Cause, ...] = ()) -> list[CheckGroup]:
+    """Findings grouped by check, worst first: by the group's worst status (ERROR, FAIL, WAIVED, SKIP, PASS),
+    then severity, then catalog (first-seen) order; inside a group, what to act on first."""
+    names = names or {}
     grouped: dict[str, list[int]] = {}
     for i, f in enumerate(findings):
         grouped.setdefault(f.check_id, []).append(i)
-    groups = []
+    groups: list[CheckGroup] = []
     for check_id, indexes in grouped.items():
         indexes.sort(key=lambda i: findings[i].status.rank)  # stable: engine order within a status
         first = findings[indexes[0]]
@@ -125,6 +139,8 @@ def check_groups(findings: tuple[Finding, ...]) -> list[CheckGroup]:
             anchor=anchor_of(i), finding=findings[i], evidence_json=pretty_json(findings[i].evidence),
             remediation="" if findings[i].remediation == first.remediation else findings[i].remediation,
             references=() if findings[i].references == first.references else references(findings[i].references),
+            resource_name=names.get(findings[i].resource.lower(), ""),
+            cause=cause_of(causes, findings[i].message) if findings[i].status is Status.ERROR else None,
         ) for i in indexes)
         groups.append(CheckGroup(
             check_id=check_id, title=first.title, severity=min((findings[i].severity for i in indexes),
@@ -132,8 +148,9 @@ def check_groups(findings: tuple[Finding, ...]) -> list[CheckGroup]:
             counts=tuple((s, by_status[s]) for s in STATUSES if by_status[s]),
             open=bool(by_status[Status.FAIL] or by_status[Status.ERROR]),
             remediation=first.remediation, references=references(first.references), rows=rows,
+            catalog=len(groups),
         ))
-    return groups
+    return sorted(groups, key=lambda g: (g.worst.rank, g.severity.rank, g.catalog))
 
 
 def _threshold(value: object) -> Severity:
@@ -184,9 +201,25 @@ def collection_facts(collection: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def display_time(value: str) -> str:
-    """"2026-06-01T12:00:00Z" as "2026-06-01 12:00 UTC"; anything unparseable as it came."""
+    """"2026-06-01T12:00:00Z" as "1 Jun 2026, 12:00 UTC"; anything unparseable as it came."""
+    moment = collected_at(value)
+    return f"{moment.day} {moment:%b %Y, %H:%M} UTC" if moment else value
+
+
+def numeric_time(value: str) -> str:
+    """"2026-06-01 12:00 UTC": the trend chart's axis labels cut the month and day out of it."""
     moment = collected_at(value)
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else value
+
+
+def time_tag(value: Any) -> Markup:
+    """A <time> showing the human date, its ISO value as datetime and on hover; unparseable values as text."""
+    text = str(value or "")
+    moment = collected_at(text) if text else None
+    if moment is None:
+        return Markup("{}").format(text)
+    iso = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(iso, iso, display_time(text))
 
 
 def collected_at(value: str) -> datetime | None:
@@ -201,13 +234,14 @@ def context(doc: FindingsDocument) -> dict[str, Any]:
     findings = doc.findings
     by_status = Counter(f.status for f in findings)
     failing = Counter(f.severity for f in findings if f.status is Status.FAIL)
-    matrix = {sev: Counter(f.status for f in findings if f.severity is sev) for sev in SEVERITIES}
     integration_names = [str(i.get("name", "")) for i in doc.inventory.get("integrations") or []
                          if isinstance(i, dict)]
     for f in findings:
         if f.integration and f.integration not in integration_names:
             integration_names.append(f.integration)
     finding_index = {f.identity: (f.status, anchor_of(i)) for i, f in enumerate(findings)}
+    causes = error_causes(findings)
+    names = app_names(doc.inventory)
     return {
         "run": doc.run,
         "title": doc.run.title or "Mailbox access audit",
@@ -220,16 +254,16 @@ def context(doc: FindingsDocument) -> dict[str, Any]:
         "statuses": STATUSES,
         "severities": SEVERITIES,
         "by_status": by_status,
-        "matrix": matrix,
-        "donut": charts.donut([(s.value, by_status[s]) for s in STATUSES]),
-        "severity_bars": charts.stacked_bars(
-            [(sev.value, [(s.value, matrix[sev][s]) for s in STATUSES]) for sev in SEVERITIES], width=300),
         "integrations": integration_views(doc.inventory.get("integrations", NOT_RECORDED), findings, finding_index,
                                           collected_at(doc.run.collected_at)),
         "sweep": sweep_view(doc.inventory.get("sweep", NOT_RECORDED), finding_index),
-        "groups": check_groups(findings),
+        "groups": check_groups(findings, names, causes),
+        "headline": headline(findings, doc.inventory),
+        "causes": causes,
+        "cause_for": lambda message: cause_of(causes, message),
+        "app_names": names,
         "drift": drift_view(doc.drift, {k: v[1] for k, v in finding_index.items()}, display_time),
-        "trend": trend_view(doc.trend, doc.drift is not None, display_time),
+        "trend": trend_view(doc.trend, doc.drift is not None, numeric_time),
         "waivers": waiver_view(doc.waivers),
         "display_time": display_time,
         "integration_names": integration_names,

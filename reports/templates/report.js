@@ -5,6 +5,20 @@
   var form = document.getElementById("filters");
   if (!form) { return; }
   form.hidden = false;
+
+  /* The "scrolls sideways" cue under a table exactly where it is cut (without script: on every narrow screen). */
+  function markScrolling() {
+    Array.prototype.forEach.call(document.querySelectorAll(".tscroll"), function (box) {
+      var hint = box.nextElementSibling;
+      if (hint && hint.classList.contains("scroll-hint")) {
+        var cut = box.scrollWidth > box.clientWidth + 1;
+        hint.classList.toggle("fits", !cut);
+        hint.classList.toggle("cut", cut);
+      }
+    });
+  }
+  markScrolling();
+  window.addEventListener("resize", markScrolling);
   var groups = Array.prototype.slice.call(document.querySelectorAll("details.check"));
   var chips = Array.prototype.slice.call(form.querySelectorAll("button[data-filter]"));
   var checkSelect = document.getElementById("filter-check");
@@ -77,6 +91,25 @@
       apply();
     });
   });
+  /* Re-order the check groups; the page arrives sorted by status then severity, so without script it reads so. */
+  var sortSelect = document.getElementById("sort-groups");
+  var keys = {
+    worst: ["data-status-rank", "data-severity-rank", "data-catalog"],
+    severity: ["data-severity-rank", "data-status-rank", "data-catalog"],
+    catalog: ["data-catalog"]
+  };
+  sortSelect.addEventListener("change", function () {
+    var order = keys[sortSelect.value] || keys.worst;
+    var sorted = groups.slice().sort(function (a, b) {
+      for (var i = 0; i < order.length; i += 1) {
+        var d = Number(a.getAttribute(order[i])) - Number(b.getAttribute(order[i]));
+        if (d !== 0) { return d; }
+      }
+      return 0;
+    });
+    var parent = groups[0] ? groups[0].parentNode : null;
+    sorted.forEach(function (group) { parent.appendChild(group); });
+  });
   checkSelect.addEventListener("change", apply);
   integrationSelect.addEventListener("change", apply);
   var timer = null;
@@ -114,10 +147,12 @@
   window.addEventListener("hashchange", reveal);
   reveal();
 
-  /* Print everything expanded, then restore what the reader had open. */
+  /* Print what needs acting on expanded (groups with a FAIL or ERROR, evidence of anything not passing); passing
+     evidence stays collapsed so the printout stays short. Then restore what the reader had open. */
   var closedBeforePrint = [];
   window.addEventListener("beforeprint", function () {
-    closedBeforePrint = Array.prototype.slice.call(document.querySelectorAll("details:not([open])"));
+    closedBeforePrint = Array.prototype.slice.call(document.querySelectorAll(
+      "details.check[data-open]:not([open]), details.evidence:not(.pass-evidence):not([open])"));
     closedBeforePrint.forEach(function (d) { d.open = true; });
   });
   window.addEventListener("afterprint", function () {

@@ -42,7 +42,7 @@ def test_drift_entries_are_escaped_and_linked_to_their_findings():
     assert payload(80) not in html and "<img" not in html
     since = html[html.index('<section id="since"'):]
     assert 'href="#f-0"' in since  # the new FAIL links to its row among all findings
-    assert "Compared with run 7, collected 2026-05-31 12:00 UTC" in since
+    assert "Compared with run 7, collected 31 May 2026, 12:00 UTC" in since
 
 
 def test_the_trend_chart_stacks_failures_by_severity_on_one_scale():

@@ -80,10 +80,10 @@ def test_verdict_and_counts_are_visible_and_nothing_leaves_the_page(open_report,
     page = report.page
     verdict = page.inner_text("#verdict")
     assert "Not compliant" in verdict and "37 failing findings" in verdict
-    tiles = page.inner_text(".tiles")
+    counts = page.inner_text(".countline")
     for status in Status:
-        assert f"{sum(f.status is status for f in sample_doc.findings)}\n{status.value}" in tiles
-    assert page.is_visible("svg.donut") and page.is_visible("svg.bars") and page.is_visible("#filters")
+        assert f"{sum(f.status is status for f in sample_doc.findings)} {status.value}" in counts
+    assert page.is_visible("#headline") and page.is_visible("#filters")
     page.screenshot(path=str(SCREENSHOT))
     assert report.requests == [report.url]
     assert report.console == [], "no CSP violation, no script error"
@@ -174,11 +174,13 @@ def test_reads_without_javascript(open_report, sample_doc):
     assert report.visible_rows().count("FAIL") == len(failing)  # their groups are open
 
 
-def test_print_has_no_filters_and_expands_evidence(open_report, sample_doc):
+def test_print_shows_what_to_act_on_and_collapses_passing_rows_and_evidence(open_report, sample_doc):
     report = open_report(sample_doc)
     page = report.page
     page.emulate_media(media="print")
     assert not page.is_visible("#filters") and not page.is_visible("nav.toc")
-    assert page.eval_on_selector("pre", "p => p.getBoundingClientRect().height") > 0
+    assert report.visible_rows().count("FAIL") == sum(f.status is Status.FAIL for f in sample_doc.findings)
+    assert "PASS" not in report.visible_rows()
+    assert page.eval_on_selector_all("pre", "ps => ps.filter(p => p.checkVisibility()).length") == 0
     background = page.eval_on_selector("body", "b => getComputedStyle(b).backgroundColor")
     assert background in ("rgb(255, 255, 255)", "rgba(0, 0, 0, 0)")

@@ -136,7 +136,7 @@ def test_csp_allows_exactly_our_style_and_script(sample_html):
 def test_header_shows_tenant_run_and_collection_facts(sample_doc, sample_html):
     run = sample_doc.run
     for text in (run.tenant_name, run.tenant_domain, run.tenant_id, run.baseline_file, run.baseline_sha256[:12],
-                 run.tool_version, "2026-06-01 12:00 UTC", "Exchange transport", "psrp"):
+                 run.tool_version, "1 Jun 2026, 12:00 UTC", "Exchange transport", "psrp"):
         assert text in sample_html, text
 
 
@@ -160,11 +160,12 @@ def test_verdict(sample_doc, statuses, key, headline):
     assert f'<h2 class="verdict-headline">{headline}</h2>' in html
 
 
-def test_summary_counts_match_the_findings(sample_doc, sample_html):
+def test_summary_counts_match_the_findings_and_are_shown_once(sample_doc, sample_html):
     for status in Status:
         n = sum(f.status is status for f in sample_doc.findings)
-        assert f'<span class="tile-n">{n}</span><span class="tile-l">{status.value}</span>' in sample_html
-    assert "<svg class=\"donut\"" in sample_html and "<svg class=\"bars\"" in sample_html
+        assert f'{n} {status.value}</span>' in sample_html
+    for gone in ('class="tiles"', '<svg class="donut"', '<svg class="bars"', 'class="matrix"'):
+        assert gone not in sample_html, gone
 
 
 def test_each_integration_and_the_sweep_have_a_section(sample_doc, sample_html):
@@ -189,12 +190,12 @@ def test_every_finding_has_a_row_with_evidence(sample_doc, sample_html):
     rows = [a for a in page.tags("tr") if a.get("class") == "finding"]
     assert len(rows) == len(sample_doc.findings)
     assert {a["id"] for a in rows} == {f"f-{i}" for i in range(len(sample_doc.findings))}
-    assert sample_html.count('<details class="evidence">') == len(sample_doc.findings)
+    assert sample_html.count('<details class="evidence') == len(sample_doc.findings)
 
 
 def test_check_groups_open_only_when_something_fails(sample_doc, sample_html):
     groups = {a["data-check"]: a for a in Page(sample_html).tags("details") if a.get("class") == "check"}
-    assert list(groups) == list(dict.fromkeys(f.check_id for f in sample_doc.findings))
+    assert sorted(groups) == sorted(dict.fromkeys(f.check_id for f in sample_doc.findings))
     for check_id, attrs in groups.items():
         acting = any(f.check_id == check_id and f.status in (Status.FAIL, Status.ERROR) for f in sample_doc.findings)
         assert ("open" in attrs) == acting, check_id
