@@ -29,7 +29,7 @@ from auditor.collect.exchange_reader import read_exchange
 from auditor.collect.run import collect
 from auditor.demo import emulator_baseline, emulator_settings
 from auditor.engine import evaluate
-from auditor.models.baseline import Baseline, load_baseline
+from auditor.models.baseline import Baseline, MailboxListing, load_baseline
 from auditor.models.findings import Finding
 from auditor.pipeline import build_document, write_reports
 from auditor.reports.files import write_atomic
@@ -102,7 +102,7 @@ def audit(emulator: Emulator, base: Baseline, out: Path, naive: bool = False) ->
         reports[fmt] = time.perf_counter() - begun
     done = time.perf_counter()
     counters = emulator.ask("counters")
-    bound = emulator.info["lower_bound"]
+    bound = emulator.info["lower_bounds"][base.exchange.listing.value]
     requests = request_totals(counters)
     figures = {
         "mode": "naive" if naive else "optimised",
@@ -146,6 +146,16 @@ def comparable(findings: list[Finding]) -> list[tuple[Any, ...]]:
                   for f in findings)
 
 
+def with_exchange(base: Baseline, args: argparse.Namespace) -> Baseline:
+    """The baseline with `--listing` and `--pools` applied ([exchange] listing and pools)."""
+    changes: dict[str, Any] = {}
+    if getattr(args, "listing", None):
+        changes["listing"] = MailboxListing(args.listing)
+    if getattr(args, "pools", None):
+        changes["pools"] = args.pools
+    return replace(base, exchange=replace(base.exchange, **changes)) if changes else base
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="auditor-bench-") as scratch:
         work = Path(args.work) if args.work else Path(scratch)
@@ -153,13 +163,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         spec = EmulatorSpec(work, sizes, args.tenant, args.baseline, args.latency_ms)
         emulator = Emulator(spec)
         try:
-            base = load_baseline(Path(emulator.info["baseline"]))
+            base = with_exchange(load_baseline(Path(emulator.info["baseline"])), args)
             result: dict[str, Any] = {
                 "sizes": {"service_principals": args.service_principals, "mailboxes": args.mailboxes,
                           "integrations": args.integrations, "seed": args.seed} if sizes else
                 {"tenant": str(args.tenant)},
                 "latency_ms": args.latency_ms, "emulator_setup_s": emulator.info["setup_s"]}
-            if args.compare_naive:
+            if args.compare_listing:
+                chosen, fast = audit(emulator, base, work / "chosen")
+                plain_base = with_exchange(base, argparse.Namespace(listing="plain", pools=None))
+                plain, slow = audit(emulator, plain_base, work / "plain")
+                result |= {"optimised": chosen, "plain": plain,
+                           "findings_identical": comparable(fast) == comparable(slow)}
+            elif args.compare_naive:
                 optimised, fast = audit(emulator, base, work / "optimised")
                 naive, slow = audit(emulator, base, work / "naive", naive=True)
                 result |= {"optimised": optimised, "naive": naive,
@@ -185,6 +201,11 @@ def main(argv: list[str] | None = None) -> int:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--naive", action="store_true", help="collect one request per object")
     mode.add_argument("--compare-naive", action="store_true", help="run both collections and compare findings")
+    mode.add_argument("--compare-listing", action="store_true",
+                      help="the chosen listing, then the plain one, on the same tenant; compare findings")
+    parser.add_argument("--listing", choices=[m.value for m in MailboxListing],
+                        help="[exchange] listing for this run (default: the baseline's)")
+    parser.add_argument("--pools", type=int, help="[exchange] pools for this run (default: the baseline's)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON (the default is a summary)")
     args = parser.parse_args(argv)
     if args.tenant and not args.baseline:
@@ -200,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def summary(result: dict[str, Any]) -> str:
     lines = []
-    for name, figures in ((k, result[k]) for k in ("optimised", "naive") if k in result) if "optimised" in result \
+    for name, figures in ((k, result[k]) for k in ("optimised", "naive", "plain") if k in result) \
+            if "optimised" in result \
             else [(result["mode"], result)]:
         req, bound = figures["requests"], figures["lower_bound_requests"]
         lines.append(f"{name}: {req['total']} requests (graph {req['graph']}, wsman {req['wsman']}, entra "
