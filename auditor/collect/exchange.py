@@ -89,7 +89,7 @@ class ExchangeCollector:
         shell while everything that does not need it (listings, groups, look-ups, and the authorization tests
         of queues and explicit canaries) runs on the others. Only the sampled canaries wait for it."""
         started = time.monotonic()
-        with ThreadPoolExecutor(max_workers=10, thread_name_prefix="exo-read") as run:
+        with ThreadPoolExecutor(max_workers=12, thread_name_prefix="exo-read") as run:
             pool_f = run.submit(self._mailbox_pool)
             policies_f = run.submit(self._policies)
             principals_f = run.submit(self._principals)
@@ -106,13 +106,14 @@ class ExchangeCollector:
             reads = lambda **more: reader.read(policies_f.result(), recipients_f.result(),  # noqa: E731
                                                groups_f.result(), scopes_f.result(), *principals_f.result(), **more)
             targets_f = run.submit(lambda: reads(apps=ours))
+            # The sweep apps' targets need no pool either: read while the listing's pages travel.
+            sweep_targets_f = run.submit(lambda: reads(done=targets_f.result()))
             (pool, pool_error), groups = pool_f.result(), groups_f.result()
             canaries, sampled = canaries_section(self.integrations, groups, self._scope_guids, pool, pool_error,
                                                  self.baseline.policy.canary_sample_size, self._pool_facts["source"],
                                                  self.week)
             canaries, sampled = self._scope_canaries(canaries, sampled, policies_f.result(),
                                                      *principals_f.result(), targets_f.result(), pool, pool_error)
-            sweep_targets_f = run.submit(lambda: reads(done=targets_f.result()))
             probed = probes(self.integrations, canaries)
             later = {k: v for k, v in probed.items() if k not in early}
             mailboxes, rows = self._mailboxes(found_f.result(), sampled)
