@@ -217,7 +217,7 @@ class ExchangeCollector:
             return failed("canaries", str(exc), EXO_POOL_SOURCE)
 
         def part(text: str) -> Section:
-            command = Command(exo.name, {**exo.parameters, "Filter": text})
+            command = Command("Get-EXOMailbox", {**exo.parameters, "Filter": text})
             return self._listing("canaries", command, EXO_POOL_SOURCE, on_failure=not_found)
 
         sections = self.pool.map(part, listing.partition_filters())
