@@ -80,7 +80,7 @@ def emulator_baseline(base: Baseline, server: EmulatorServer) -> Baseline:
             auth=ExchangeAuth.BASIC, encryption=ExchangeEncryption.AUTO, username=str(jump.get("username", "")),
             configuration_name="Microsoft.PowerShell", connect=ExchangeConnect.JUMP_HOST,
             operation_timeout_s=base.exchange.operation_timeout_s, pools=base.exchange.pools,
-            rest_endpoint=f"{server.base_url}/adminapi/beta",
+            listing=base.exchange.listing, rest_endpoint=f"{server.base_url}/adminapi/beta",
             # transport "local": the emulator's stand-in for pwsh, made only when asked for
             pwsh_path=str(standin_pwsh(server)) if base.exchange.transport is ExchangeTransport.LOCAL
             else base.exchange.pwsh_path),

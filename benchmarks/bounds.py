@@ -7,9 +7,17 @@ The reads are those docs/snapshot.md lists for a sweep; each is counted at its c
 - Exchange: a runspace pool costs Create + one Receive (its opening handshake) + Connect-ExchangeOnline
   (Command + Receive) + Delete; `[exchange] pools` of them are opened (parallelism is configuration, not
   waste). A pipeline costs one Command plus enough Receives to carry its output: one for small outputs,
-  ceil(bytes / what one 500 KiB envelope carries) for the mailbox listing. Statements whose rows name their
-  input (Get-Mailbox, Get-Recipient, Get-DistributionGroup and Test-ApplicationAccessPolicy -Identity) share
-  pipelines, 50 per pipeline; those whose rows do not (Get-DistributionGroupMember,
+  ceil(bytes / what one 500 KiB envelope carries) for the mailbox listing. The listing is
+  `Get-EXOMailbox -ResultSize Unlimited -PropertySets Minimum -Properties ExchangeGuid,Sid` as the collector
+  asks it: one pipeline (`[exchange] listing = "plain"`), or one per partition filter ("partitioned",
+  auditor/collect/listing.py: ten classes of Name's last character and their complement). A partitioned
+  listing costs one Command per partition and, per partition, its own Receives: its bytes rounded up to whole
+  envelopes, so at most one Command and one Receive more per partition than the single pipeline (eleven
+  partitions: at most 22 requests more), which is the price of receiving them side by side.
+  The bound before issue 17 counted the bytes of `Get-Mailbox` (every property), more than the collector
+  receives, so a run could come in under it. Statements whose rows name their input (Get-Mailbox,
+  Get-Recipient, Get-DistributionGroup and Test-ApplicationAccessPolicy -Identity) share pipelines, 50 per
+  pipeline; those whose rows do not (Get-DistributionGroupMember,
   Test-ServicePrincipalAuthorization) need one pipeline each.
 - The actual scope (issue 13): each group a valid access policy targets that the scope groups' expansion did
   not read, and each nested group below it, costs a Get-DistributionGroupMember pipeline; so does each RBAC
@@ -45,9 +53,9 @@ def pages(count: int) -> int:
     return max(1, math.ceil(count / PAGE))
 
 
-def lower_bound(doc: dict[str, Any], baseline: Baseline, listing_bytes: int) -> dict[str, Any]:
+def lower_bound(doc: dict[str, Any], baseline: Baseline, listing_bytes: list[int]) -> dict[str, Any]:
     """{"graph", "wsman", "entra", "total", "detail"}; `doc` is the loaded tenant (built-ins added),
-    `listing_bytes` the PSRP bytes (messages with their headers) of `Get-Mailbox -ResultSize Unlimited`."""
+    `listing_bytes` the PSRP bytes (messages with their headers) of each pipeline of the mailbox listing."""
     graph = _graph(doc, baseline)
     wsman = _wsman(doc, baseline, listing_bytes)
     entra = 3
@@ -83,7 +91,7 @@ def _graph(doc: dict[str, Any], baseline: Baseline) -> dict[str, int]:
     return {**detail, "total": sum(detail.values())}
 
 
-def _wsman(doc: dict[str, Any], baseline: Baseline, listing_bytes: int) -> dict[str, int]:
+def _wsman(doc: dict[str, Any], baseline: Baseline, listing_bytes: list[int]) -> dict[str, int]:
     ex = doc["exchange"]
     mailboxes = {m["PrimarySmtpAddress"].lower(): m for m in ex["mailboxes"]}
     groups = {g["PrimarySmtpAddress"].lower(): g for g in ex["distributionGroups"]}
@@ -97,7 +105,8 @@ def _wsman(doc: dict[str, Any], baseline: Baseline, listing_bytes: int) -> dict[
 
     for _ in range(4):  # policies, management scopes, service principals, role assignments
         pipeline()
-    pipeline(1, listing_bytes)  # the canary pool: Get-Mailbox -ResultSize Unlimited
+    for part in listing_bytes:  # the canary pool: one pipeline, or one per partition
+        pipeline(1, part)
     scope = sorted({i.scope_group.lower() for i in baseline.integrations if i.scope_group})
     level, seen, managers = scope, set(), set()
     while level:  # Get-DistributionGroup per breadth-first level (batched), its members one group at a time

@@ -14,12 +14,13 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from auditor.collect.listing import partition_filters
 from auditor.emulator.exchange import ExchangeService, attach
 from auditor.emulator.exchange.fast_output import record_xml
 from auditor.emulator.faults import FaultPlan
 from auditor.emulator.server import EmulatorServer
 from auditor.emulator.tenant import load_tenant
-from auditor.models.baseline import load_baseline
+from auditor.models.baseline import MailboxListing, load_baseline
 from benchmarks.bounds import MESSAGE_OVERHEAD, lower_bound
 from benchmarks.generate import Sizes, generate, write
 
@@ -69,11 +70,13 @@ def serve(conn: Connection, spec: EmulatorSpec) -> None:
     server = EmulatorServer(tenant, FaultPlan(latency_ms=spec.latency_ms)).start()
     try:
         service = attach(server, mode="jump-host")
-        bound = lower_bound(tenant.doc, load_baseline(baseline_path), listing_bytes(service))
+        baseline = load_baseline(baseline_path)
+        bounds = {m.value: lower_bound(tenant.doc, baseline, listing_bytes(service, m)) for m in MailboxListing}
+        bound = bounds[baseline.exchange.listing.value]
         conn.send({"base_url": server.base_url, "ca_path": server.ca_path, "baseline": str(baseline_path),
                    "tenant": {"id": tenant.id, "default_domain": tenant.default_domain,
                               "display_name": tenant.display_name, "doc": {"emulator": tenant.doc["emulator"]}},
-                   "lower_bound": bound, "generate_s": round(generated_s, 3),
+                   "lower_bound": bound, "lower_bounds": bounds, "generate_s": round(generated_s, 3),
                    "setup_s": round(time.perf_counter() - started, 3)})
         while True:
             command = conn.recv()
@@ -89,10 +92,16 @@ def serve(conn: Connection, spec: EmulatorSpec) -> None:
         conn.close()
 
 
-def listing_bytes(service: ExchangeService) -> int:
-    """What `Get-Mailbox -ResultSize Unlimited` sends: each row's CLIXML in a PSRP message of its own."""
-    rows = service.cmdlets.invoke("Get-Mailbox", [("ResultSize", "Unlimited")]).records
-    return sum(len((record_xml(row) or "").encode("utf-8")) + MESSAGE_OVERHEAD for row in rows)
+def listing_bytes(service: ExchangeService, listing: MailboxListing) -> list[int]:
+    """What each pipeline of the mailbox listing sends (Get-EXOMailbox, as the collector asks it: one pipeline,
+    or one per partition filter): each row's CLIXML in a PSRP message of its own."""
+    asked = [("ResultSize", "Unlimited"), ("PropertySets", "Minimum"), ("Properties", ["ExchangeGuid", "Sid"])]
+    filters = partition_filters() if listing is MailboxListing.PARTITIONED else [None]
+    sizes = []
+    for text in filters:
+        rows = service.cmdlets.invoke("Get-EXOMailbox", [*asked, *([("Filter", text)] if text else [])]).records
+        sizes.append(sum(len((record_xml(row) or "").encode("utf-8")) + MESSAGE_OVERHEAD for row in rows))
+    return sizes
 
 
 def handle(info: dict[str, Any]) -> EmulatorHandle:

@@ -29,10 +29,11 @@ from auditor.collect.exchange_reader import read_exchange
 from auditor.collect.run import collect
 from auditor.demo import emulator_baseline, emulator_settings
 from auditor.engine import evaluate
-from auditor.models.baseline import Baseline, load_baseline
+from auditor.models.baseline import Baseline, MailboxListing, load_baseline
 from auditor.models.findings import Finding
 from auditor.pipeline import build_document, write_reports
 from auditor.reports.files import write_atomic
+from benchmarks.bounds import POOL_COST
 from benchmarks.emulator_process import EmulatorSpec, handle, serve
 from benchmarks.generate import Sizes
 
@@ -87,6 +88,7 @@ def audit(emulator: Emulator, base: Baseline, out: Path, naive: bool = False) ->
     else:
         collector = lambda: collect(aimed, settings, read_exchange)  # noqa: E731
     emulator.ask("reset")
+    cpu_started = cpu_seconds()
     started = time.perf_counter()
     snapshot = collector()
     collected = time.perf_counter()
@@ -102,7 +104,7 @@ def audit(emulator: Emulator, base: Baseline, out: Path, naive: bool = False) ->
         reports[fmt] = time.perf_counter() - begun
     done = time.perf_counter()
     counters = emulator.ask("counters")
-    bound = emulator.info["lower_bound"]
+    bound = with_pools(emulator.info["lower_bounds"][base.exchange.listing.value], aimed.exchange.pools)
     requests = request_totals(counters)
     figures = {
         "mode": "naive" if naive else "optimised",
@@ -118,6 +120,8 @@ def audit(emulator: Emulator, base: Baseline, out: Path, naive: bool = False) ->
         "report_split_s": {k: round(v, 3) for k, v in reports.items()},
         "findings": evaluation.counts()["by_status"] | {"total": len(evaluation.findings)},
         "peak_rss_mb": peak_rss_mb(),
+        "cpu_s": round(cpu_seconds() - cpu_started, 3),
+        "pools": aimed.exchange.pools, "listing": aimed.exchange.listing.value,
     }
     return figures, list(evaluation.findings)
 
@@ -133,6 +137,22 @@ def request_totals(counters: dict[str, int]) -> dict[str, Any]:
             "by_route": dict(sorted(counters.items()))}
 
 
+def with_pools(bound: dict[str, Any], pools: int) -> dict[str, Any]:
+    """The bound for `pools` runspace pools (the emulator derived it for the baseline's own number)."""
+    wsman = dict(bound["detail"]["wsman"])
+    delta = max(1, pools) * POOL_COST - wsman["pools"]
+    wsman["pools"] += delta
+    wsman["total"] += delta
+    return {**bound, "wsman": bound["wsman"] + delta, "total": bound["total"] + delta,
+            "detail": {**bound["detail"], "wsman": wsman}}
+
+
+def cpu_seconds() -> float:
+    """The auditor's own CPU time, user and system, all threads (on a shared machine: what it really needed)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def peak_rss_mb() -> float:
     """The auditor's own peak resident memory (the emulator lives in another process)."""
     kilobytes = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # Linux reports KiB
@@ -146,6 +166,16 @@ def comparable(findings: list[Finding]) -> list[tuple[Any, ...]]:
                   for f in findings)
 
 
+def with_exchange(base: Baseline, args: argparse.Namespace) -> Baseline:
+    """The baseline with `--listing` and `--pools` applied ([exchange] listing and pools)."""
+    changes: dict[str, Any] = {}
+    if getattr(args, "listing", None):
+        changes["listing"] = MailboxListing(args.listing)
+    if getattr(args, "pools", None):
+        changes["pools"] = args.pools
+    return replace(base, exchange=replace(base.exchange, **changes)) if changes else base
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="auditor-bench-") as scratch:
         work = Path(args.work) if args.work else Path(scratch)
@@ -153,13 +183,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         spec = EmulatorSpec(work, sizes, args.tenant, args.baseline, args.latency_ms)
         emulator = Emulator(spec)
         try:
-            base = load_baseline(Path(emulator.info["baseline"]))
+            base = with_exchange(load_baseline(Path(emulator.info["baseline"])), args)
             result: dict[str, Any] = {
                 "sizes": {"service_principals": args.service_principals, "mailboxes": args.mailboxes,
                           "integrations": args.integrations, "seed": args.seed} if sizes else
                 {"tenant": str(args.tenant)},
                 "latency_ms": args.latency_ms, "emulator_setup_s": emulator.info["setup_s"]}
-            if args.compare_naive:
+            if args.compare_listing:
+                chosen, fast = audit(emulator, base, work / "chosen")
+                plain_base = with_exchange(base, argparse.Namespace(listing="plain", pools=None))
+                plain, slow = audit(emulator, plain_base, work / "plain")
+                result |= {"optimised": chosen, "plain": plain,
+                           "findings_identical": comparable(fast) == comparable(slow)}
+            elif args.compare_naive:
                 optimised, fast = audit(emulator, base, work / "optimised")
                 naive, slow = audit(emulator, base, work / "naive", naive=True)
                 result |= {"optimised": optimised, "naive": naive,
@@ -185,6 +221,11 @@ def main(argv: list[str] | None = None) -> int:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--naive", action="store_true", help="collect one request per object")
     mode.add_argument("--compare-naive", action="store_true", help="run both collections and compare findings")
+    mode.add_argument("--compare-listing", action="store_true",
+                      help="the chosen listing, then the plain one, on the same tenant; compare findings")
+    parser.add_argument("--listing", choices=[m.value for m in MailboxListing],
+                        help="[exchange] listing for this run (default: the baseline's)")
+    parser.add_argument("--pools", type=int, help="[exchange] pools for this run (default: the baseline's)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON (the default is a summary)")
     args = parser.parse_args(argv)
     if args.tenant and not args.baseline:
@@ -200,7 +241,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def summary(result: dict[str, Any]) -> str:
     lines = []
-    for name, figures in ((k, result[k]) for k in ("optimised", "naive") if k in result) if "optimised" in result \
+    for name, figures in ((k, result[k]) for k in ("optimised", "naive", "plain") if k in result) \
+            if "optimised" in result \
             else [(result["mode"], result)]:
         req, bound = figures["requests"], figures["lower_bound_requests"]
         lines.append(f"{name}: {req['total']} requests (graph {req['graph']}, wsman {req['wsman']}, entra "

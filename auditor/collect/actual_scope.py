@@ -277,7 +277,10 @@ def with_scope_canaries(integrations: Sequence[Integration], canaries: Section,
         return canaries, {}
     every = _mailbox_rows(pool) if pool is not None else None
     rows_by_address: dict[str, dict[str, Any]] = {a: r for t in targets.values() for a, r in t.mailboxes.items()}
-    rows_by_address.update(every or {})
+    # The pool's own rows, untrimmed: their ExchangeGuid and Sid let the access tests match a MailboxId in
+    # either form inside the batch (docs/microsoft-facts.md), as for sampled canaries.
+    rows_by_address.update({str(r["PrimarySmtpAddress"]).lower(): dict(r) for r in pool or ()
+                            if r.get("RecipientTypeDetails") in POOL_TYPES and r.get("PrimarySmtpAddress")})
     data = {app: dict(entry) for app, entry in canaries.data.items()}
     chosen_rows: dict[str, list[dict[str, Any]]] = {}
     for integration in integrations:

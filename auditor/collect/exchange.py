@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
+from auditor.collect import listing
 from auditor.collect.actual_scope import ScopeReader, actual_scope_section, with_scope_canaries
 from auditor.collect.canaries import EXO_POOL_SOURCE, POOL_SOURCE, canaries_section, in_pool, is_group, iso_week, probes
 from auditor.collect.exchange_identities import (
@@ -38,7 +39,7 @@ from auditor.collect.exchange_sections import (
 )
 from auditor.collect.shell import Command, ExchangeShell, ItemResult, PipelineFailed, ShellPool, one_line
 from auditor.errors import CollectionError
-from auditor.models.baseline import Baseline
+from auditor.models.baseline import Baseline, MailboxListing
 from auditor.models.snapshot import Section, SectionStatus
 
 __all__ = ["SECTIONS", "SOURCES", "ExchangeCollector", "collect_exchange", "error_sections"]
@@ -88,7 +89,7 @@ class ExchangeCollector:
         shell while everything that does not need it (listings, groups, look-ups, and the authorization tests
         of queues and explicit canaries) runs on the others. Only the sampled canaries wait for it."""
         started = time.monotonic()
-        with ThreadPoolExecutor(max_workers=10, thread_name_prefix="exo-read") as run:
+        with ThreadPoolExecutor(max_workers=12, thread_name_prefix="exo-read") as run:
             pool_f = run.submit(self._mailbox_pool)
             policies_f = run.submit(self._policies)
             principals_f = run.submit(self._principals)
@@ -105,13 +106,14 @@ class ExchangeCollector:
             reads = lambda **more: reader.read(policies_f.result(), recipients_f.result(),  # noqa: E731
                                                groups_f.result(), scopes_f.result(), *principals_f.result(), **more)
             targets_f = run.submit(lambda: reads(apps=ours))
+            # The sweep apps' targets need no pool either: read while the listing's pages travel.
+            sweep_targets_f = run.submit(lambda: reads(done=targets_f.result()))
             (pool, pool_error), groups = pool_f.result(), groups_f.result()
             canaries, sampled = canaries_section(self.integrations, groups, self._scope_guids, pool, pool_error,
                                                  self.baseline.policy.canary_sample_size, self._pool_facts["source"],
                                                  self.week)
             canaries, sampled = self._scope_canaries(canaries, sampled, policies_f.result(),
                                                      *principals_f.result(), targets_f.result(), pool, pool_error)
-            sweep_targets_f = run.submit(lambda: reads(done=targets_f.result()))
             probed = probes(self.integrations, canaries)
             later = {k: v for k, v in probed.items() if k not in early}
             mailboxes, rows = self._mailboxes(found_f.result(), sampled)
@@ -196,10 +198,39 @@ class ExchangeCollector:
         # (undocumented), and sampled canaries are matched back by them without a look-up of their own.
         exo = Command("Get-EXOMailbox", {"ResultSize": "Unlimited", "PropertySets": "Minimum",
                                          "Properties": ["ExchangeGuid", "Sid"]})
+        if self.baseline.exchange.listing is MailboxListing.PARTITIONED:
+            return self._partitioned_pool(exo, fallback)
         pool = self._listing("canaries", exo, EXO_POOL_SOURCE, on_failure=fallback)
         if pool.status is not SectionStatus.OK:
             return None, pool.error
         return [row for row in pool.data if in_pool(row)], None
+
+    def _partitioned_pool(self, exo: Command, fallback: Callable[[PipelineFailed], Section]
+                          ) -> tuple[list[dict[str, Any]] | None, str | None]:
+        """The same listing as disjoint -Filter partitions read at once (auditor/collect/listing.py); any
+        partition failing fails the pool, as the single listing would; CommandNotFound falls back as above."""
+        missing: list[PipelineFailed] = []
+
+        def not_found(exc: PipelineFailed) -> Section:
+            if exc.error.command_not_found:
+                missing.append(exc)
+            return failed("canaries", str(exc), EXO_POOL_SOURCE)
+
+        def part(text: str) -> Section:
+            command = Command("Get-EXOMailbox", {**exo.parameters, "Filter": text})
+            return self._listing("canaries", command, EXO_POOL_SOURCE, on_failure=not_found)
+
+        sections = self.pool.map(part, listing.partition_filters())
+        if missing:  # Get-EXOMailbox is not a command here: one plain Get-Mailbox, as the single listing does
+            plain = fallback(missing[0])
+            return (None, plain.error) if plain.status is not SectionStatus.OK else (
+                [row for row in plain.data if in_pool(row)], None)
+        broken = next((s for s in sections if s.status is not SectionStatus.OK), None)
+        if broken is not None:
+            return None, broken.error
+        rows, doubles = listing.merge(s.data for s in sections)
+        self._pool_facts.update(partitions=str(len(sections)), doubles=str(doubles))
+        return [row for row in rows if in_pool(row)], None
 
     def _lookup(self, cmdlet: str, identities: Sequence[str]) -> dict[str, ItemResult]:
         """Get-Mailbox / Get-Recipient -Identity, batched; results keyed by the identity lower-cased."""

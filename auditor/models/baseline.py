@@ -26,6 +26,13 @@ CHECK_ID_RE = re.compile(r"^[A-Z]+-\d{3}$")
 # transport, say) is one member here plus its branch where the choice is dispatched.
 
 
+class MailboxListing(StrEnum):
+    """How the mailbox pool is listed ([exchange] listing; docs/microsoft-facts.md, "Partitioned mailbox listing")."""
+
+    PLAIN = "plain"  # one Get-EXOMailbox -ResultSize Unlimited pipeline
+    PARTITIONED = "partitioned"  # disjoint -Filter partitions by the last character of Name, over the pools
+
+
 class ExchangeTransport(StrEnum):
     """How Exchange Online is reached ([exchange] transport)."""
 
@@ -131,10 +138,11 @@ class ExchangeConfig:
     rest_endpoint: str = "https://outlook.office365.com/adminapi/beta"
     pwsh_path: str = "pwsh"  # transport = "local": PowerShell 7's executable (a bare name is looked up on PATH)
     environment_name: ExchangeEnvironment | None = None  # None: derived from [auth] exchange_resource
+    listing: MailboxListing = MailboxListing.PARTITIONED
 
     def __post_init__(self) -> None:
         _as_members(self, transport=ExchangeTransport, auth=ExchangeAuth, encryption=ExchangeEncryption,
-                    connect=ExchangeConnect)
+                    connect=ExchangeConnect, listing=MailboxListing)
         if self.environment_name is not None:
             _as_members(self, environment_name=ExchangeEnvironment)
 
@@ -310,7 +318,7 @@ def _auth(r: TableReader) -> AuthConfig:
 def _exchange(r: TableReader) -> ExchangeConfig:
     r.only({"transport", "server", "port", "ssl", "path", "auth", "encryption", "username",
             "configuration_name", "connect", "operation_timeout_s", "pools", "rest_endpoint", "pwsh_path",
-            "environment_name"})
+            "environment_name", "listing"})
     d = ExchangeConfig()
     port = r.number("port", d.port, *LIMITS["port"])
     return ExchangeConfig(
@@ -331,6 +339,7 @@ def _exchange(r: TableReader) -> ExchangeConfig:
         pwsh_path=_pwsh_path(r, d.pwsh_path),
         environment_name=r.choice("environment_name", ExchangeEnvironment, ExchangeEnvironment.O365_DEFAULT)
         if r.text("environment_name") else None,
+        listing=r.choice("listing", MailboxListing, d.listing),
     )
 
 

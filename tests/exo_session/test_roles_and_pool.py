@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from auditor.collect.exchange_reader import read_exchange
+from auditor.collect.listing import partition_filters
 from auditor.collect.run import collect
 from auditor.commands.live import snapshot_problems
 from auditor.demo import DEMO_BASELINE, DEMO_TENANT, emulator_baseline, emulator_settings, running_emulator
@@ -67,7 +68,8 @@ def test_the_canary_pool_comes_from_get_exomailbox(tmp_path: Any) -> None:
     facts = snapshot.collection["exchange"]
     assert facts["canary_pool_source"] == ("exo:Get-EXOMailbox -ResultSize Unlimited -PropertySets Minimum"
                                            " -Properties ExchangeGuid,Sid")
-    assert facts["pipelines_by_cmdlet"].get("Get-EXOMailbox") == 1 and "canary_pool_fallback" not in facts
+    assert facts["pipelines_by_cmdlet"].get("Get-EXOMailbox") == len(partition_filters()) and (
+        "canary_pool_fallback" not in facts)  # the partitioned listing: one pipeline per partition
 
 
 def test_without_get_exomailbox_the_pool_falls_back_to_get_mailbox_with_the_same_verdicts(tmp_path: Any) -> None:

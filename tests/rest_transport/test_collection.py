@@ -104,7 +104,7 @@ def test_next_link_is_refused_outside_the_endpoint(emulator: Pair) -> None:
 
     server.rest_handler = elsewhere
     try:
-        sections, _ = collect_rest(server, page_size=5)
+        sections, _ = collect_rest(server, page_size=1)
     finally:
         server.rest_handler = service.handle
     assert sections["canaries"].status is SectionStatus.ERROR

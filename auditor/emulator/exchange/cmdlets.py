@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from auditor.emulator.exchange import exo_mailbox, opath, records
+from auditor.emulator.exchange import exo_filter, exo_mailbox, opath, records
 from auditor.emulator.exchange.access import Rbac, check_access, load_policies
 from auditor.emulator.exchange.binding import (
     ROLE_ASSIGNEE_TYPE,
@@ -130,7 +130,11 @@ def _get_exo_mailbox(svc: ExchangeCmdlets, bound: dict[str, Any]) -> CmdletResul
     result = CmdletResult()
     if "PropertySets" in bound:
         exo_mailbox.property_sets(bound["PropertySets"])  # refused before anything is read, as binding does
-    for r in _recipients(svc, "Get-EXOMailbox", bound, ("mailbox",), _is_mailbox, result):
+    accept = _is_mailbox
+    if "Filter" in bound:  # the Get-EXO* dialect (exo_filter.py), refused before anything is read
+        node = exo_filter.exo_filter("Get-EXOMailbox", bound["Filter"])
+        accept = lambda r: _is_mailbox(r) and exo_filter.matches(node, r)  # noqa: E731
+    for r in _recipients(svc, "Get-EXOMailbox", bound, ("mailbox",), accept, result):
         result.records.append(exo_mailbox.exo_mailbox(r, svc.domain, bound))
     return result
 

@@ -25,7 +25,7 @@ MINIMUM = ("Alias", "DisplayName", "DistinguishedName", "EmailAddresses", "Excha
            "RecipientTypeDetails", "UserPrincipalName")
 CUSTOM = (*CUSTOM_ATTRIBUTES, "ExternalDirectoryObjectId")
 EXCHANGE_VERSION = "0.20 (15.0.0.0)"
-PARAMS = ("Identity", "ResultSize", "RecipientTypeDetails", "PropertySets", "Properties")
+PARAMS = ("Identity", "ResultSize", "RecipientTypeDetails", "PropertySets", "Properties", "Filter")
 
 
 def property_sets(value: Any) -> tuple[str, ...]:

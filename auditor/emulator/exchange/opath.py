@@ -13,6 +13,7 @@ Anything else raises `OpathError`, whose message says what is unsupported.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -55,13 +56,32 @@ class Comparison:
 
     def evaluate(self, get: Callable[[str], str]) -> bool:
         actual = get(self.prop).casefold()
+        if self.op == "-like":
+            return self._like(actual)
+        if self.op == "-notlike":  # Get-EXO* filters only (exo_filter.py), as -lt and -gt
+            return not self._like(actual)
         expected = self.value.casefold()
         if self.op == "-eq":
             return actual == expected
         if self.op == "-ne":
             return actual != expected
-        pattern = ".*".join(re.escape(part) for part in expected.split("*"))
-        return re.fullmatch(pattern, actual, re.DOTALL) is not None
+        return actual < expected if self.op == "-lt" else actual > expected
+
+    @functools.cached_property
+    def _like(self) -> Callable[[str], bool]:
+        """`-like` as one test, built once: the common shapes ('x*', '*x', '*x*', 'x') without a regular
+        expression, any other through one."""
+        expected = self.value.casefold()
+        inner = expected.strip("*")
+        if "*" not in inner:
+            starts, ends = expected.startswith("*"), expected.endswith("*") and len(expected) > 1
+            if starts and ends:
+                return lambda actual: inner in actual
+            if starts:
+                return lambda actual: actual.endswith(inner)
+            return (lambda actual: actual.startswith(inner)) if ends else (lambda actual: actual == inner)
+        pattern = re.compile(".*".join(re.escape(part) for part in expected.split("*")), re.DOTALL)
+        return lambda actual: pattern.fullmatch(actual) is not None
 
 
 @dataclass(frozen=True)
@@ -105,6 +125,9 @@ def _tokenize(text: str) -> list[_Token]:
 
 
 class _Parser:
+    properties = PROPERTIES
+    operators: tuple[str, ...] = OPERATORS
+
     def __init__(self, tokens: list[_Token]):
         self.tokens = tokens
         self.pos = 0
@@ -149,23 +172,28 @@ class _Parser:
             return inner
         if token.kind != "word":
             raise OpathError(f"expected a property name, found {token.text!r}")
-        prop = PROPERTIES.get(token.text.lower())
+        prop = self.properties.get(token.text.lower())
         if prop is None:
             raise OpathError(f"unsupported property {token.text!r}")
         op = self.take()
-        if op.kind != "op" or op.text.lower() not in OPERATORS:
-            raise OpathError(f"unsupported operator {op.text!r} (supported: {', '.join(OPERATORS)})")
+        if op.kind != "op" or op.text.lower() not in self.operators:
+            raise OpathError(f"unsupported operator {op.text!r} (supported: {', '.join(self.operators)})")
         value = self.take()
         if value.kind != "value":
             raise OpathError(f"expected a quoted value after {prop} {op.text}, found {value.text!r}")
+        self.check_value(op.text.lower(), value.text)
         return Comparison(prop, op.text.lower(), value.text)
 
+    def check_value(self, op: str, value: str) -> None:
+        """A dialect's rule on values (exo_filter.py: where a wildcard may stand)."""
 
-def parse(text: str) -> Node:
-    """Parse a RecipientRestrictionFilter; raises OpathError when it is outside the subset."""
+
+def parse(text: str, parser_class: type[_Parser] = _Parser) -> Node:
+    """Parse a RecipientRestrictionFilter (or, with another parser class, another dialect); raises OpathError
+    when it is outside the subset."""
     if not isinstance(text, str) or not text.strip():
         raise OpathError("empty filter")
-    parser = _Parser(_tokenize(text))
+    parser = parser_class(_tokenize(text))
     node = parser.expr()
     leftover = parser.peek()
     if leftover is not None:
