@@ -14,9 +14,10 @@ import json
 import re
 import time
 from collections.abc import Collection
+from typing import Any
 from urllib.parse import urlsplit
 
-from auditor.collect.shell import CmdletErrorInfo
+from auditor.collect.shell import CmdletErrorInfo, Command
 from auditor.models.baseline import Baseline
 
 # The documented ConnectionUri hosts of each cloud, plus the Exchange resource the DoD cloud's tokens are issued
@@ -89,3 +90,12 @@ def budget_spent(error: CmdletErrorInfo, budget: int = MAX_RECONNECTS) -> Cmdlet
     """The expired answer once a pool may not reconnect again: said as such (never read as a missing role)."""
     return CmdletErrorInfo(f"the session's access token expired and the pool's reconnects for this run are spent "
                            f"({budget}): {error.message}", "TokenExpired", error.target, error.statement_index)
+
+
+def connect_command(token: str, organization: str, environment: str) -> Command:
+    """Connect-ExchangeOnline with an app-only token; -ExchangeEnvironmentName only where the cloud needs it
+    (GCC High, DoD, 21Vianet: docs/microsoft-facts.md). The same for a jump host and a local pwsh."""
+    parameters: dict[str, Any] = {"AccessToken": token, "Organization": organization}
+    if environment:
+        parameters["ExchangeEnvironmentName"] = environment
+    return Command("Connect-ExchangeOnline", {**parameters, "ShowBanner": False})

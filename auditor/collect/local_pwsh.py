@@ -24,6 +24,7 @@ from psrpcore.types import PSInvocationState, RunspacePoolState
 from auditor.collect import shell as seam
 from auditor.collect.allowlist import ensure_allowed
 from auditor.collect.bounds import UNBOUNDED, RunClock
+from auditor.collect.exo_session import connect_command
 from auditor.collect.local_values import OutputPool, error_info, pipeline_events, powershell_version
 from auditor.collect.outofproc import FRAGMENT_SIZE, POOL, Channel, ChannelError
 from auditor.collect.psrp import redact
@@ -151,10 +152,7 @@ class LocalShell:
         assert self._token is not None
         token = self._token()
         self._secrets.append(token)
-        parameters: dict[str, Any] = {"AccessToken": token, "Organization": self.settings.organization}
-        if self.settings.environment:  # GCC High, DoD, 21Vianet: docs/microsoft-facts.md
-            parameters["ExchangeEnvironmentName"] = self.settings.environment
-        connect = Command("Connect-ExchangeOnline", {**parameters, "ShowBanner": False})
+        connect = connect_command(token, self.settings.organization, self.settings.environment)
         try:
             output = self._invoke([connect])
         except PipelineFailed as exc:

@@ -29,6 +29,7 @@ from auditor.collect.bounds import UNBOUNDED, RunClock, RunStopped, bound_sessio
 from auditor.collect.exo_session import (
     MAX_RECONNECTS,
     budget_spent,
+    connect_command,
     due,
     exchange_environment,
     expired_answer,
@@ -156,10 +157,7 @@ class PsrpShell:
         assert self._token is not None
         token = self._token()
         self._secrets.append(token)
-        parameters: dict[str, Any] = {"AccessToken": token, "Organization": self.settings.organization}
-        if self.settings.environment:  # GCC High, DoD, 21Vianet: docs/microsoft-facts.md
-            parameters["ExchangeEnvironmentName"] = self.settings.environment
-        connect = Command("Connect-ExchangeOnline", {**parameters, "ShowBanner": False})
+        connect = connect_command(token, self.settings.organization, self.settings.environment)
         try:
             output = self._invoke([connect])
         except PipelineFailed as exc:
