@@ -10,6 +10,7 @@ removed from it too) or in a log. See docs/microsoft-facts.md, "PowerShell out-o
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import threading
@@ -24,7 +25,7 @@ from psrpcore.types import PSInvocationState, RunspacePoolState
 from auditor.collect import shell as seam
 from auditor.collect.allowlist import ensure_allowed
 from auditor.collect.bounds import UNBOUNDED, RunClock
-from auditor.collect.exo_session import connect_command
+from auditor.collect.exo_session import MAX_RECONNECTS, budget_spent, connect_command, due, expired_answer, reconnect_at
 from auditor.collect.local_values import OutputPool, error_info, pipeline_events, powershell_version
 from auditor.collect.outofproc import FRAGMENT_SIZE, POOL, Channel, ChannelError
 from auditor.collect.psrp import redact
@@ -41,6 +42,9 @@ INSTALL_MODULE = (f"in pwsh run: Install-Module {MODULE} -MinimumVersion {MIN_MO
 # The auditor's own secrets stay out of the child's environment (the token never is in it).
 SECRET_ENVIRONMENT = ("AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PASSWORD")
 _TERMINAL = (PSInvocationState.Completed, PSInvocationState.Failed, PSInvocationState.Stopped)
+
+
+log = logging.getLogger("auditor.collect.local")
 
 
 class LocalSetupError(CollectionError):
@@ -89,6 +93,8 @@ class LocalShell:
         self._channel: Channel | None = None
         self._pool: ClientRunspacePool | None = None
         self._opened_once = False
+        self._reconnect_at: float | None = None  # when the session's token is about to expire
+        self._worked: set[str] = set()  # cmdlets that answered in this session (an expired one "loses" them)
 
     @property
     def pid(self) -> int | None:
@@ -104,6 +110,7 @@ class LocalShell:
         if self._opened_once:
             self.stats.pools_reopened += 1
         self._opened_once = True
+        self._worked = set()  # a new child is a new session
         exe = find_pwsh(self.settings.pwsh_path)
         self._end()
         channel = Channel([exe, "-NoLogo", "-NoProfile", "-s"], self.settings.operation_timeout_s, "pwsh",
@@ -161,6 +168,7 @@ class LocalShell:
         if output.errors:
             message = redact(output.errors[0].message, self._secrets)
             raise CollectionError(f"Connect-ExchangeOnline in local pwsh failed: {connect_hint(message)}")
+        self._reconnect_at = reconnect_at(token)
 
     # -- running ------------------------------------------------------------------------------------------
 
@@ -171,23 +179,49 @@ class LocalShell:
             return Output()
         with self._lock:
             what = ", ".join(dict.fromkeys(c.name for c in commands))
-            attempt = 0
-            while True:
-                try:
-                    if self._channel is None:
-                        self._open()  # the child ended after an earlier failure: a new one for this pipeline
-                    return self._invoke(commands)
-                except PipelineFailed as exc:
-                    if not exc.error.transient or attempt >= len(self.settings.backoff_s):
-                        raise PipelineFailed(what, CmdletErrorInfo(
-                            redact(exc.error.message, self._secrets), exc.error.fq_error, exc.error.target,
-                            exc.error.statement_index), exc.output) from None
-                    time.sleep(self.settings.backoff_s[attempt])
-                    attempt += 1
-                    self.stats.retries += 1
-                except ChannelError as exc:
-                    self._end()  # never retried here: a cmdlet that breaks pwsh would break the next one too
-                    raise CollectionError(f"{what}: {redact(str(exc), self._secrets)}") from None
+            # A long run outlives its token: connect again in the same child before it expires, or once a cmdlet
+            # answers as for an expired token (bounded per child, as over the jump host; docs/microsoft-facts.md).
+            if self._channel is not None and self._may_reconnect() and due(self._reconnect_at):
+                self._reconnect("its token is about to expire")
+            try:
+                output = self._run_retrying(commands, what)
+            except PipelineFailed as exc:
+                if self._token is None or not expired_answer(exc.error, self._reconnect_at, self._worked):
+                    raise
+                if not self._may_reconnect():  # the expiry shows as such, never as a missing role
+                    raise PipelineFailed(what, budget_spent(exc.error, MAX_RECONNECTS), exc.output) from None
+                self._reconnect(f"{what} answered as for an expired token")
+                output = self._run_retrying(commands, what)
+            self._worked.update(c.name for c in commands)
+            return output
+
+    def _may_reconnect(self) -> bool:
+        return self._token is not None and self.stats.reconnects < MAX_RECONNECTS
+
+    def _reconnect(self, why: str) -> None:
+        self.stats.reconnects += 1
+        log.info("local pwsh: %s; connecting again with a fresh token", why)
+        self._connect()
+
+    def _run_retrying(self, commands: Sequence[Command], what: str) -> Output:
+        """One pipeline, retried on a transient answer; a child that ended is replaced first."""
+        attempt = 0
+        while True:
+            try:
+                if self._channel is None:
+                    self._open()  # the child ended after an earlier failure: a new one for this pipeline
+                return self._invoke(commands)
+            except PipelineFailed as exc:
+                if not exc.error.transient or attempt >= len(self.settings.backoff_s):
+                    raise PipelineFailed(what, CmdletErrorInfo(
+                        redact(exc.error.message, self._secrets), exc.error.fq_error, exc.error.target,
+                        exc.error.statement_index), exc.output) from None
+                time.sleep(self.settings.backoff_s[attempt])
+                attempt += 1
+                self.stats.retries += 1
+            except ChannelError as exc:
+                self._end()  # never retried here: a cmdlet that breaks pwsh would break the next one too
+                raise CollectionError(f"{what}: {redact(str(exc), self._secrets)}") from None
 
     def _invoke(self, commands: Sequence[Command]) -> Output:
         assert self._channel is not None and self._pool is not None
