@@ -13,11 +13,12 @@ import base64
 import json
 import re
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from auditor.collect.shell import CmdletErrorInfo, Command
+from auditor.collect.shell import CmdletErrorInfo, Command, Output, PipelineFailed, ShellStats
 from auditor.models.baseline import Baseline
 
 # The documented ConnectionUri hosts of each cloud, plus the Exchange resource the DoD cloud's tokens are issued
@@ -99,3 +100,40 @@ def connect_command(token: str, organization: str, environment: str) -> Command:
     if environment:
         parameters["ExchangeEnvironmentName"] = environment
     return Command("Connect-ExchangeOnline", {**parameters, "ShowBanner": False})
+
+
+@dataclass
+class TokenState:
+    """The token side of a session that connected with Connect-ExchangeOnline -AccessToken (a jump host's
+    runspace, a local pwsh child): when the token is about to run out, and which cmdlets answered in it."""
+
+    enabled: bool  # False: the endpoint serves Exchange cmdlets itself (connect = "direct"), no token to renew
+    reconnect_at: float | None = None
+    worked: set[str] = field(default_factory=set)  # an expired session "loses" these: CommandNotFound = expiry
+
+
+def run_refreshing(state: TokenState, stats: ShellStats, commands: Sequence[Command], what: str,
+                   attempt: Callable[[], Output], reconnect: Callable[[str], None], connected: bool = True) -> Output:
+    """Run a pipeline (`attempt`) in a session whose token may expire: connect again (`reconnect`) before it does
+    (when `connected`), or once the pipeline answers as for an expired token, then run it again; at most
+    MAX_RECONNECTS times per session, after which the expiry is the pipeline's error, never a missing role."""
+    def may_reconnect() -> bool:
+        return state.enabled and stats.reconnects < MAX_RECONNECTS
+
+    def again(why: str) -> None:
+        stats.reconnects += 1
+        reconnect(why)
+
+    if connected and may_reconnect() and due(state.reconnect_at):
+        again("its token is about to expire")
+    try:
+        output = attempt()
+    except PipelineFailed as exc:
+        if not state.enabled or not expired_answer(exc.error, state.reconnect_at, state.worked):
+            raise
+        if not may_reconnect():
+            raise PipelineFailed(what, budget_spent(exc.error, MAX_RECONNECTS), exc.output) from None
+        again(f"{what} answered as for an expired token")
+        output = attempt()
+    state.worked.update(c.name for c in commands)
+    return output

@@ -25,7 +25,7 @@ from psrpcore.types import PSInvocationState, RunspacePoolState
 from auditor.collect import shell as seam
 from auditor.collect.allowlist import ensure_allowed
 from auditor.collect.bounds import UNBOUNDED, RunClock
-from auditor.collect.exo_session import MAX_RECONNECTS, budget_spent, connect_command, due, expired_answer, reconnect_at
+from auditor.collect.exo_session import TokenState, connect_command, reconnect_at, run_refreshing
 from auditor.collect.local_values import OutputPool, error_info, pipeline_events, powershell_version
 from auditor.collect.outofproc import FRAGMENT_SIZE, POOL, Channel, ChannelError
 from auditor.collect.psrp import redact
@@ -93,8 +93,7 @@ class LocalShell:
         self._channel: Channel | None = None
         self._pool: ClientRunspacePool | None = None
         self._opened_once = False
-        self._reconnect_at: float | None = None  # when the session's token is about to expire
-        self._worked: set[str] = set()  # cmdlets that answered in this session (an expired one "loses" them)
+        self._token_state = TokenState(enabled=exchange_token is not None)
 
     @property
     def pid(self) -> int | None:
@@ -110,7 +109,7 @@ class LocalShell:
         if self._opened_once:
             self.stats.pools_reopened += 1
         self._opened_once = True
-        self._worked = set()  # a new child is a new session
+        self._token_state = TokenState(enabled=self._token is not None)  # a new child is a new session
         exe = find_pwsh(self.settings.pwsh_path)
         self._end()
         channel = Channel([exe, "-NoLogo", "-NoProfile", "-s"], self.settings.operation_timeout_s, "pwsh",
@@ -168,7 +167,7 @@ class LocalShell:
         if output.errors:
             message = redact(output.errors[0].message, self._secrets)
             raise CollectionError(f"Connect-ExchangeOnline in local pwsh failed: {connect_hint(message)}")
-        self._reconnect_at = reconnect_at(token)
+        self._token_state.reconnect_at = reconnect_at(token)
 
     # -- running ------------------------------------------------------------------------------------------
 
@@ -179,27 +178,12 @@ class LocalShell:
             return Output()
         with self._lock:
             what = ", ".join(dict.fromkeys(c.name for c in commands))
-            # A long run outlives its token: connect again in the same child before it expires, or once a cmdlet
-            # answers as for an expired token (bounded per child, as over the jump host; docs/microsoft-facts.md).
-            if self._channel is not None and self._may_reconnect() and due(self._reconnect_at):
-                self._reconnect("its token is about to expire")
-            try:
-                output = self._run_retrying(commands, what)
-            except PipelineFailed as exc:
-                if self._token is None or not expired_answer(exc.error, self._reconnect_at, self._worked):
-                    raise
-                if not self._may_reconnect():  # the expiry shows as such, never as a missing role
-                    raise PipelineFailed(what, budget_spent(exc.error, MAX_RECONNECTS), exc.output) from None
-                self._reconnect(f"{what} answered as for an expired token")
-                output = self._run_retrying(commands, what)
-            self._worked.update(c.name for c in commands)
-            return output
-
-    def _may_reconnect(self) -> bool:
-        return self._token is not None and self.stats.reconnects < MAX_RECONNECTS
+            # A long run outlives its token: connect again in the same child, as over the jump host.
+            return run_refreshing(self._token_state, self.stats, commands, what,
+                                  lambda: self._run_retrying(commands, what), self._reconnect,
+                                  connected=self._channel is not None)
 
     def _reconnect(self, why: str) -> None:
-        self.stats.reconnects += 1
         log.info("local pwsh: %s; connecting again with a fresh token", why)
         self._connect()
 

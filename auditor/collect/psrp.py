@@ -27,13 +27,11 @@ from auditor.collect import shell as seam
 from auditor.collect.allowlist import ensure_allowed
 from auditor.collect.bounds import UNBOUNDED, RunClock, RunStopped, bound_session
 from auditor.collect.exo_session import (
-    MAX_RECONNECTS,
-    budget_spent,
+    TokenState,
     connect_command,
-    due,
     exchange_environment,
-    expired_answer,
     reconnect_at,
+    run_refreshing,
 )
 from auditor.collect.psrp_errors import connect_hint, describe_transport_error
 from auditor.collect.shell import CmdletErrorInfo, Command, Output, PipelineFailed, ShellPool, ShellStats
@@ -109,8 +107,7 @@ class PsrpShell:
         self._lock = threading.Lock()
         self._wsman: WSMan | None = None
         self._pool: RunspacePool | None = None
-        self._reconnect_at: float | None = None  # when the session's token is about to expire
-        self._worked: set[str] = set()  # cmdlets that answered in this session (CommandNotFound then = expired)
+        self._token_state = TokenState(enabled=settings.connect == "jump-host")
 
     def open(self) -> PsrpShell:
         seam.quiet_transport_logs()
@@ -168,7 +165,7 @@ class PsrpShell:
         if output.errors:
             raise CollectionError(f"Connect-ExchangeOnline on {self.settings.server} failed: "
                                   f"{connect_hint(redact(output.errors[0].message, self._secrets))}")
-        self._reconnect_at = reconnect_at(token)
+        self._token_state.reconnect_at = reconnect_at(token)
 
     def _discard_pool(self) -> None:
         pool, self._pool = self._pool, None
@@ -194,27 +191,13 @@ class PsrpShell:
             if self._pool is None:
                 self._retrying(self._open_once, "reopening a runspace pool")
             what = ", ".join(dict.fromkeys(c.name for c in commands))
-            if self._may_reconnect() and due(self._reconnect_at):
-                self._reconnect("its token is about to expire")
-            try:
-                output: Output = self._retrying(lambda: self._invoke(commands), what)
-            except PipelineFailed as exc:
-                if self.settings.connect != "jump-host" or not expired_answer(exc.error, self._reconnect_at,
-                                                                               self._worked):
-                    raise
-                if not self._may_reconnect():  # the expiry shows as such, never as a missing role
-                    raise PipelineFailed(what, budget_spent(exc.error, MAX_RECONNECTS), exc.output) from None
-                self._reconnect(f"{what} answered as for an expired token")
-                output = self._retrying(lambda: self._invoke(commands), what)
-            self._worked.update(c.name for c in commands)
+            output: Output = run_refreshing(self._token_state, self.stats, commands, what,
+                                            lambda: self._retrying(lambda: self._invoke(commands), what),
+                                            self._reconnect)
             return output
 
-    def _may_reconnect(self) -> bool:
-        return self.settings.connect == "jump-host" and self.stats.reconnects < MAX_RECONNECTS
-
     def _reconnect(self, why: str) -> None:
-        """Connect-ExchangeOnline again in the same runspace, with a fresh token (bounded per pool and run)."""
-        self.stats.reconnects += 1
+        """Connect-ExchangeOnline again in the same runspace, with a fresh token (run_refreshing bounds it)."""
         log.info("Exchange session on %s: %s; connecting again with a fresh token", self.settings.server, why)
         self._retrying(self._connect, "reconnecting with a fresh token")
 

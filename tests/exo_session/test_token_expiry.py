@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from auditor.collect import psrp
+from auditor.collect import exo_session, psrp
 from auditor.collect.exchange_reader import read_exchange
 from auditor.collect.psrp import PsrpShellPool
 from auditor.collect.run import collect
@@ -84,7 +84,7 @@ def test_an_expired_token_answer_reconnects_the_pool(short_lived: Any, monkeypat
         until_expired()
         assert len(pool.run([mailbox]).rows) == 1
         assert pool.stats().reconnects == 1 and len(service.connect_calls) == 2
-        monkeypatch.setattr(psrp, "MAX_RECONNECTS", 1)  # the budget is spent: the expiry shows, in one line,
+        monkeypatch.setattr(exo_session, "MAX_RECONNECTS", 1)  # the budget is spent: the expiry shows, in one line,
         until_expired()  # never as a missing role
         with pytest.raises(PipelineFailed) as info:
             pool.run([mailbox])
