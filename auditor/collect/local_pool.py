@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,14 +33,7 @@ class LocalShellPool(ShellPool):
         seam.quiet_transport_logs()
         find_pwsh(settings.pwsh_path)  # one clear line before any child starts
         shells = [LocalShell(settings, exchange_token) for _ in range(max(1, settings.pools))]
-        with ThreadPoolExecutor(max_workers=len(shells), thread_name_prefix="exo-open") as executor:
-            futures = [executor.submit(shell.open) for shell in shells]
-        errors = [f.exception() for f in futures if f.exception() is not None]
-        if errors:
-            for shell in shells:
-                shell.close()
-            setup = [e for e in errors if isinstance(e, LocalSetupError)]
-            raise (setup or errors)[0]  # type: ignore[misc]
+        seam.open_all(shells, preferred=LocalSetupError)  # a missing module says what to install, first
         return cls(shells)
 
     def facts(self) -> dict[str, Any]:

@@ -13,7 +13,6 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -299,13 +298,7 @@ class PsrpShellPool(ShellPool):
         shells = [PsrpShell(settings, exchange_token) for _ in range(max(1, settings.pools))]
         for shell in shells:
             shell.ensure_wsman()
-        with ThreadPoolExecutor(max_workers=len(shells), thread_name_prefix="exo-open") as executor:
-            futures = [executor.submit(shell.open) for shell in shells]
-        errors = [f.exception() for f in futures if f.exception() is not None]
-        if errors:
-            for shell in shells:
-                shell.close()
-            raise errors[0]  # type: ignore[misc]
+        seam.open_all(shells)
         return cls(shells)
 
     def facts(self) -> dict[str, Any]:

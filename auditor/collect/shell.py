@@ -128,6 +128,18 @@ def role_hint(cmdlet: str) -> str:
             "one to the app's service principal")
 
 
+def open_all(shells: Sequence[Any], preferred: type[BaseException] | None = None) -> None:
+    """Open every shell (each has `open` and `close`) in parallel, or none: on a failure the opened ones are
+    closed and the first error is raised (the first of kind `preferred`, when there is one)."""
+    with ThreadPoolExecutor(max_workers=len(shells), thread_name_prefix="exo-open") as executor:
+        futures = [executor.submit(shell.open) for shell in shells]
+    errors = [e for e in (f.exception() for f in futures) if e is not None]
+    if errors:
+        for shell in shells:
+            shell.close()
+        raise next((e for e in errors if preferred and isinstance(e, preferred)), errors[0])
+
+
 @dataclass
 class ShellStats:
     """Run facts of one shell (summed over a pool for the snapshot's `collection` dict)."""
