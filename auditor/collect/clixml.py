@@ -1,4 +1,5 @@
-"""A fast path for pypsrp's deserialisation of pipeline output: the same objects, a fraction of the time.
+"""A fast path for pypsrp's deserialisation of pipeline output: the same objects, a fraction of the time (and,
+through pipeline_xml.py, for the serialisation of the commands sent).
 
 pypsrp 0.9 deserialises every CLIXML element by serialising it back to text first (for a log line), and
 rebuilds its type tables on every call; a `Get-Mailbox -ResultSize Unlimited` over 50,000 mailboxes then
@@ -25,6 +26,8 @@ from pypsrp.complex_objects import GenericComplexObject, ObjectMeta
 from pypsrp.exceptions import SerializationError
 from pypsrp.serializer import Serializer
 
+from auditor.collect.pipeline_xml import PipelineTemplates
+
 log = logging.getLogger(__name__)
 
 
@@ -47,6 +50,8 @@ class OutputSerializer(Serializer):
 
     def __init__(self) -> None:
         super().__init__()
+        self._pipelines = PipelineTemplates(lambda message: super(OutputSerializer, self).serialize(message),
+                                            self._serialize_string)
         # pypsrp's primitive conversions, tag by tag (serializer.Serializer.deserialize's table).
         self._primitives: dict[str, Callable[[ElementTree.Element], Any]] = {
             "S": lambda e: self._deserialize_string(e.text), "B": lambda e: (e.text or "").lower() == "true",
@@ -55,6 +60,14 @@ class OutputSerializer(Serializer):
             "Db": lambda e: float(e.text), "G": lambda e: uuid.UUID(e.text),  # type: ignore[arg-type]
             "URI": lambda e: self._deserialize_string(e.text), "Nil": lambda e: None, "Version": lambda e: e.text,
         }
+
+    def serialize(self, value: Any, metadata: Any = None, parent: Any = None, clear: bool = True) -> Any:
+        # A whole CREATE_PIPELINE message (pypsrp's Message.pack sends bytes as they are): from its template.
+        if metadata is None and parent is None and clear:
+            fast = self._pipelines.serialize(value)
+            if fast is not None:
+                return fast
+        return super().serialize(value, metadata, parent, clear)
 
     def _deserialize_string(self, value: str | None) -> str:
         # pypsrp decodes `_xHHHH_` escapes through a UTF-16 round trip; without one the text is the value.
