@@ -17,14 +17,16 @@ The reads are those docs/snapshot.md lists for a sweep; each is counted at its c
   The bound before issue 17 counted the bytes of `Get-Mailbox` (every property), more than the collector
   receives, so a run could come in under it. Statements whose rows name their input (Get-Mailbox,
   Get-Recipient, Get-DistributionGroup and Test-ApplicationAccessPolicy -Identity) share pipelines, 50 per
-  pipeline; those whose rows do not (Get-DistributionGroupMember,
-  Test-ServicePrincipalAuthorization) need one pipeline each.
-- The actual scope (issue 13): each group a valid access policy targets that the scope groups' expansion did
-  not read, and each nested group below it, costs a Get-DistributionGroupMember pipeline; so does each RBAC
-  group scope not read already; each management scope an assignment uses costs one
-  `Get-Recipient -RecipientPreviewFilter` pipeline. Scope canaries (the actual scope beyond the queues, the
-  explicit and the sampled canaries, at most `scope_canary_limit`) are probed like sampled ones; the count
-  leaves out as many as were sampled, so the bound never exceeds what a run must send.
+  pipeline; Get-DistributionGroupMember's rows do not, but each group's members followed by the group's own row
+  (a marker) do: 25 groups per pipeline, per breadth-first level of nesting (auditor/collect/group_members.py);
+  Test-ServicePrincipalAuthorization's rows name nothing, one pipeline each.
+- The actual scope (issue 13): the groups valid access policies target that the scope groups' expansion did
+  not read, and the nested groups below them, level by level, 25 groups per Get-DistributionGroupMember
+  pipeline; each RBAC group scope not read already costs a pipeline of its own; each management scope an
+  assignment uses costs one `Get-Recipient -RecipientPreviewFilter` pipeline. Scope canaries (the actual
+  scope beyond the queues, the explicit and the sampled canaries, at most `scope_canary_limit`) are probed
+  like sampled ones; the count leaves out as many as were sampled, so the bound never exceeds what a run must
+  send.
 - Entra: msal's discovery of the token endpoint, one Graph token and one Exchange token.
 """
 
@@ -34,6 +36,7 @@ import math
 from typing import Any
 
 from auditor.collect.canaries import POOL_TYPES
+from auditor.collect.group_members import GROUPS_PER_PIPELINE
 from auditor.emulator.exchange import opath
 from auditor.models.baseline import Baseline
 
@@ -43,6 +46,7 @@ PAGE = 999  # Graph's largest $top for directory objects
 BATCH = 20  # Graph's $batch limit
 IN_VALUES = 15  # Graph's limit on values in one `in (...)` filter
 STATEMENTS = 50  # statements per pipeline for look-ups and tests
+MEMBER_GROUPS = GROUPS_PER_PIPELINE  # groups whose members share a pipeline (a marker statement each)
 ENVELOPE = 512_000  # pypsrp's MaxEnvelopeSize once the server speaks PSRP 2.2 (WinRM's default limit)
 RECEIVE_PAYLOAD = (ENVELOPE - 2048) * 3 // 4  # raw PSRP bytes per Receive once base64-encoded in the envelope
 POOL_COST = 5  # Create, Receive (opening), Command + Receive (Connect-ExchangeOnline), Delete
@@ -113,7 +117,7 @@ def _wsman(doc: dict[str, Any], baseline: Baseline, listing_bytes: list[int]) ->
         pipeline(math.ceil(len(level) / STATEMENTS))
         found = [groups[a] for a in level if a in groups and a not in seen]
         seen |= {g["PrimarySmtpAddress"].lower() for g in found}
-        pipeline(len(found))
+        pipeline(math.ceil(len(found) / MEMBER_GROUPS))  # their members, batched with a marker per group
         managers |= {str(m).lower() for g in found for m in g.get("ManagedBy") or ()}
         level = sorted({m.lower() for g in found for m in g["Members"] if m.lower() in groups} - seen)
     lookups = {a.lower() for i in baseline.integrations for a in (*i.mailboxes, *i.canaries)}
@@ -161,16 +165,17 @@ def _valid_groups(ex: dict[str, Any], groups: dict[str, Any]) -> list[tuple[str,
 
 def _scope_reads(ex: dict[str, Any], groups: dict[str, Any], read: set[str]) -> tuple[int, int]:
     """(member pipelines, preview pipelines) the actual scope adds to what the scope groups' expansion read."""
-    level, expanded = sorted({g for _, _, g in _valid_groups(ex, groups)} - read), set()
-    while level:
+    level, expanded, batches = sorted({g for _, _, g in _valid_groups(ex, groups)} - read), set(), 0
+    while level:  # breadth first, each level's groups batched (auditor/collect/group_members.py)
         expanded |= set(level)
+        batches += math.ceil(len(level) / MEMBER_GROUPS)
         level = sorted({m.lower() for g in level for m in groups[g]["Members"] if m.lower() in groups}
                        - read - expanded)
     direct = {str(a["RecipientGroupScope"]).lower() for a in ex["managementRoleAssignments"]
               if a.get("RecipientGroupScope")} - read - expanded
     scopes = {str(a["CustomResourceScope"]).lower() for a in ex["managementRoleAssignments"]
               if a.get("CustomResourceScope")}
-    return len(expanded) + len(direct), len(scopes)
+    return batches + len(direct), len(scopes)
 
 
 def _transitive(groups: dict[str, Any], address: str) -> set[str]:

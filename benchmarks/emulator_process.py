@@ -85,6 +85,8 @@ def serve(conn: Connection, spec: EmulatorSpec) -> None:
             elif command == "reset":
                 server.counters.reset()
                 conn.send(None)
+            elif command == "cpu":  # the emulator's own CPU seconds (all its threads), to subtract from a machine's
+                conn.send(time.process_time())
             else:
                 break
     finally:

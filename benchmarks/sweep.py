@@ -88,6 +88,7 @@ def audit(emulator: Emulator, base: Baseline, out: Path, naive: bool = False) ->
     else:
         collector = lambda: collect(aimed, settings, read_exchange)  # noqa: E731
     emulator.ask("reset")
+    emulator_cpu_started = emulator.ask("cpu")
     cpu_started = cpu_seconds()
     started = time.perf_counter()
     snapshot = collector()
@@ -121,6 +122,7 @@ def audit(emulator: Emulator, base: Baseline, out: Path, naive: bool = False) ->
         "findings": evaluation.counts()["by_status"] | {"total": len(evaluation.findings)},
         "peak_rss_mb": peak_rss_mb(),
         "cpu_s": round(cpu_seconds() - cpu_started, 3),
+        "emulator_cpu_s": round(emulator.ask("cpu") - emulator_cpu_started, 3),
         "pools": aimed.exchange.pools, "listing": aimed.exchange.listing.value,
     }
     return figures, list(evaluation.findings)

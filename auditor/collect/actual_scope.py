@@ -21,6 +21,7 @@ from typing import Any
 
 from auditor.collect.canaries import POOL_TYPES, first_ranked, is_group
 from auditor.collect.exchange_sections import ACTUAL_SCOPE_SOURCE, names
+from auditor.collect.group_members import Members, read_members, read_one
 from auditor.collect.reach import Reach, aggregate, app_entry, validity
 from auditor.collect.shell import Command, ShellPool, one_line
 from auditor.errors import CollectionError
@@ -64,6 +65,12 @@ class ScopeReader:
     def __init__(self, pool: ShellPool) -> None:
         self.pool = pool
         self._read: dict[str, list[dict[str, Any]]] = {}  # group Guid -> member rows, across calls
+
+    def sharing(self, pool: ShellPool) -> ScopeReader:
+        """A reader over `pool` that shares this one's members read so far (call it after this one's reads)."""
+        other = ScopeReader(pool)
+        other._read = self._read
+        return other
 
     def read(self, policies: Section, recipients: Section, groups: Section, scopes: Section, sps: Section,
              roles: Section, apps: set[str] | None = None, done: Mapping[str, Target] | None = None
@@ -160,14 +167,10 @@ class ScopeReader:
                 "Get-Recipient")
 
     def _members(self, identity: str) -> tuple[list[dict[str, Any]], str | None]:
-        try:
-            out = self.pool.run([Command("Get-DistributionGroupMember", {"Identity": identity,
-                                                                         "ResultSize": "Unlimited"})])
-        except CollectionError as exc:
-            return [], one_line(str(exc))
-        problem = out.errors[0].message if out.errors else next(
-            (w for w in out.warnings if TRUNCATED in w.lower()), None)
-        return ([], f"Get-DistributionGroupMember -Identity {identity}: {problem}") if problem else (out.rows, None)
+        return _outcome(identity, read_one(self.pool, identity))
+
+    def _members_of(self, identities: list[str]) -> list[tuple[list[dict[str, Any]], str | None]]:
+        return [_outcome(i, m) for i, m in zip(identities, read_members(self.pool, identities), strict=True)]
 
     def _expand_groups(self, jobs: Mapping[str, tuple[str, bool]], known: Mapping[str, Mapping[str, Any]]
                        ) -> tuple[dict[str, Target], dict[str, list[dict[str, Any]]]]:
@@ -179,7 +182,7 @@ class ScopeReader:
         errors: dict[str, str] = {}
         level = [g for g in jobs if g not in members]
         while level:
-            for guid, (rows, error) in zip(level, self.pool.map(self._members, level), strict=True):
+            for guid, (rows, error) in zip(level, self._members_of(level), strict=True):
                 members[guid] = rows
                 if error:
                     errors[guid] = error
@@ -228,6 +231,14 @@ class ScopeReader:
         if problem:
             return Target(name, error=f"Get-Recipient -RecipientPreviewFilter {text!r}: {one_line(problem)}")
         return Target(name, _mailbox_rows(out.rows))
+
+
+def _outcome(identity: str, members: Members) -> tuple[list[dict[str, Any]], str | None]:
+    if members.failure:
+        return [], members.failure
+    if members.problem:
+        return [], f"Get-DistributionGroupMember -Identity {identity}: {members.problem}"
+    return members.rows, None
 
 
 def actual_scope_section(apps: Sequence[tuple[str, Sequence[str]]], policies: Section, roles: Section,

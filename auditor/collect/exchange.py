@@ -37,6 +37,7 @@ from auditor.collect.exchange_sections import (
     ok,
     unique,
 )
+from auditor.collect.group_members import read_members
 from auditor.collect.shell import Command, ExchangeShell, ItemResult, PipelineFailed, ShellPool, one_line
 from auditor.errors import CollectionError
 from auditor.models.baseline import Baseline, MailboxListing
@@ -103,11 +104,13 @@ class ExchangeCollector:
                 early, *principals_f.result(), breaker, _found_rows(found_f.result())))
             recipients_f = run.submit(lambda: self._recipients(policies_f.result(), groups_f.result()))
             reader, ours = ScopeReader(self.pool), {i.app_id.lower() for i in self.integrations}
-            reads = lambda **more: reader.read(policies_f.result(), recipients_f.result(),  # noqa: E731
+            reads = lambda by, **more: by.read(policies_f.result(), recipients_f.result(),  # noqa: E731
                                                groups_f.result(), scopes_f.result(), *principals_f.result(), **more)
-            targets_f = run.submit(lambda: reads(apps=ours))
-            # The sweep apps' targets need no pool either: read while the listing's pages travel.
-            sweep_targets_f = run.submit(lambda: reads(done=targets_f.result()))
+            targets_f = run.submit(lambda: reads(reader, apps=ours))
+            # The sweep apps' targets need no pool either, and only the last section waits for them: read in the
+            # shells' idle moments, never ahead of a read on the longest path (the listing, canaries, tests).
+            sweep_reader = reader.sharing(self.pool.background())
+            sweep_targets_f = run.submit(lambda: reads(sweep_reader, done=targets_f.result()))
             (pool, pool_error), groups = pool_f.result(), groups_f.result()
             canaries, sampled = canaries_section(self.integrations, groups, self._scope_guids, pool, pool_error,
                                                  self.baseline.policy.canary_sample_size, self._pool_facts["source"],
@@ -241,8 +244,8 @@ class ExchangeCollector:
     def _groups(self) -> Section:
         """Each scope group and, breadth first, every nested group as its own entry (cycles cut by Guid).
 
-        Get-DistributionGroup rows name their input, so each level's groups share pipelines; a group's members
-        (Get-DistributionGroupMember rows do not name the group) take a pipeline each, spread over the shells."""
+        Get-DistributionGroup rows name their input, so each level's groups share pipelines; so do their members,
+        although Get-DistributionGroupMember rows do not name the group (group_members.py tells them apart)."""
         wanted = unique([i.scope_group for i in self.integrations if i.scope_group])
         scope_keys = {g.lower() for g in wanted}
         entries: list[dict[str, Any]] = []
@@ -275,27 +278,25 @@ class ExchangeCollector:
         found = self.pool.read_items(list(asked), lambda key: Command("Get-DistributionGroup", {
             "Identity": asked[key]}), lambda key, row: key in names(row), lambda key: asked[key], self.lookup_batch)
 
+        rows = {key: found[key].rows[0] for _, key in level
+                if found[key].error is None and len(found[key].rows) == 1}
+        members = dict(zip(rows, read_members(self.pool, [str(r.get("Guid") or asked[k]) for k, r in rows.items()]),
+                           strict=True))
+
         def group(identity: str, key: str) -> tuple[dict[str, Any] | None, str | None, bool]:
             item = found[key]
             if item.error is not None:
                 return None, item.error, item.not_found
-            if len(item.rows) != 1:
+            if key not in rows:
                 return None, f"Get-DistributionGroup -Identity {identity} gave {len(item.rows)} groups", not item.rows
-            return self._members(identity, item.rows[0])
+            read = members[key]
+            if read.failure:
+                return None, read.failure, False
+            if read.problem:
+                return None, f"Get-DistributionGroupMember: {read.problem}", False
+            return {**rows[key], "Members": [{k: m[k] for k in MEMBER_KEYS if k in m} for m in read.rows]}, None, False
 
-        return self.pool.map(lambda pair: group(*pair), level)
-
-    def _members(self, identity: str, row: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None, bool]:
-        try:
-            members = self.pool.run([Command("Get-DistributionGroupMember", {
-                "Identity": row.get("Guid") or identity, "ResultSize": "Unlimited"})])
-        except CollectionError as exc:
-            return None, one_line(str(exc)), False
-        problem = members.errors[0].message if members.errors else next(
-            (w for w in members.warnings if TRUNCATED in w.lower()), None)
-        if problem:
-            return None, f"Get-DistributionGroupMember: {problem}", False
-        return {**row, "Members": [{k: m[k] for k in MEMBER_KEYS if k in m} for m in members.rows]}, None, False
+        return [group(identity, key) for identity, key in level]
 
     def _mailboxes(self, found: dict[str, ItemResult], sampled: dict[str, list[dict[str, Any]]]
                    ) -> tuple[Section, dict[str, dict[str, Any]]]:

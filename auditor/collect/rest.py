@@ -267,6 +267,7 @@ class RestShellPool(ShellPool):
     """`[exchange] pools` RestShells over one RestClient: that many requests in flight at once."""
 
     client: RestClient
+    statements_share_a_request = False
 
     @classmethod
     def open(cls, settings: RestSettings, exchange_token: Callable[[], str],

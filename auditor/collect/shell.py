@@ -8,7 +8,7 @@ callers batch only commands whose rows name their input.
 from __future__ import annotations
 
 import base64
-import queue
+import copy
 import re
 import threading
 import uuid
@@ -179,17 +179,26 @@ class ShellPool:
     items concurrently (it calls `run`; no shell is held while waiting, so nesting is safe); `read_items`
     batches independent look-ups. Counts pipelines per cmdlet and keeps every warning for the run facts."""
 
+    statements_share_a_request = True
+    """Several statements of one `run` travel in one request (PSRP); over REST each is a request of its own."""
+
     def __init__(self, shells: Sequence[ExchangeShell]) -> None:
         if not shells:
             raise ValueError("a shell pool needs at least one shell")
         self.shells = list(shells)
         self.pipelines_by_cmdlet: dict[str, int] = {}
         self.warnings: list[str] = []
-        self._free: queue.Queue[ExchangeShell] = queue.Queue()
-        for shell in self.shells:
-            self._free.put(shell)
+        self._idle = _IdleShells(self.shells)
         self._lock = threading.Lock()
         self._closed = threading.Event()
+        self.in_background = False
+
+    def background(self) -> ShellPool:
+        """The same shells, for reads nothing waits on soon: each of their pipelines takes a free shell only
+        when no other read is waiting for one, so they fill the gaps of the reads on the run's longest path."""
+        view = copy.copy(self)  # shares the shells, counters, warnings and locks
+        view.in_background = True
+        return view
 
     @property
     def size(self) -> int:
@@ -200,7 +209,7 @@ class ShellPool:
             raise CollectionError("the Exchange shell pool is closed")
         with self._lock:
             self.pipelines_by_cmdlet[commands[0].name] = self.pipelines_by_cmdlet.get(commands[0].name, 0) + 1
-        shell = self._free.get()
+        shell = self._idle.take(self.in_background)
         try:
             output = shell.run(commands)
         except PipelineFailed as exc:
@@ -210,7 +219,7 @@ class ShellPool:
                 raise CmdletUnavailable(cmdlet, exc.error, exc.output) from None
             raise
         finally:
-            self._free.put(shell)
+            self._idle.give(shell)
         with self._lock:
             self.warnings += [f"{commands[0].describe()}: {w}" for w in output.warnings]
         return output
@@ -292,6 +301,35 @@ class ShellPool:
         self._closed.set()
         for shell in self.shells:
             shell.close()
+
+
+class _IdleShells:
+    """The free shells. A foreground taker is served before any background one; among each kind, first come
+    first served is not promised (threads wake as the OS schedules them)."""
+
+    def __init__(self, shells: Sequence[ExchangeShell]) -> None:
+        self._shells = list(shells)
+        self._ready = threading.Condition(threading.Lock())
+        self._foreground_waiting = 0
+
+    def take(self, background: bool) -> ExchangeShell:
+        with self._ready:
+            if not background:
+                self._foreground_waiting += 1
+            try:
+                while not self._shells or (background and self._foreground_waiting):
+                    self._ready.wait()
+                return self._shells.pop()
+            finally:
+                if not background:
+                    self._foreground_waiting -= 1
+                    if not self._foreground_waiting and self._shells:
+                        self._ready.notify_all()  # a background taker may have waited behind this one
+
+    def give(self, shell: ExchangeShell) -> None:
+        with self._ready:
+            self._shells.append(shell)
+            self._ready.notify_all()
 
 
 def _shape(message: str) -> str:

@@ -1,0 +1,95 @@
+"""Members of many groups in few pipelines, although Get-DistributionGroupMember's rows do not name the group.
+
+A pipeline of several statements returns their output objects one statement after the other, in the order
+the statements were given (each statement runs to its end before the next starts). So a batch sends, for each
+group, `Get-DistributionGroupMember -Identity <Guid>` (its members) followed by `Get-DistributionGroup
+-Identity <Guid>` (one row, the group itself: a marker that closes the group's members). The rows then read:
+members of the first group, its marker, members of the second group, its marker, and so on.
+
+A member row can look like a marker: a nested group that is also asked in the same batch has the same Guid.
+Read from the start, the marker of the first group is the first row with its Guid (no group is a member of
+itself, so no row with that Guid comes before its own marker), the marker of the next is the first row with
+its Guid after that, and so on; the last marker must be the last row. Anything else (a missing marker, an
+error or a truncation warning anywhere in the batch, a failed pipeline) and the batch's groups are read again
+one pipeline each, so a group's members are never guessed. Over PSRP this turns ~130 pipelines (two round
+trips each) into a handful for the 10,000-app sweep (docs/decisions.md, "Batched group members").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from auditor.collect.shell import Command, Output, ShellPool, one_line
+from auditor.errors import CollectionError
+
+GROUPS_PER_PIPELINE = 25  # two statements per group: 50 statements, as the batched look-ups
+TRUNCATED = "more results available"
+
+
+@dataclass(frozen=True)
+class Members:
+    """One group's member rows, or why they were not read: `problem` is the cmdlet's error or truncation
+    warning; `failure` the transport's or pipeline's one-line failure."""
+
+    rows: list[dict[str, Any]]
+    problem: str | None = None
+    failure: str | None = None
+
+
+def member_command(identity: str) -> Command:
+    return Command("Get-DistributionGroupMember", {"Identity": identity, "ResultSize": "Unlimited"})
+
+
+def read_one(pool: ShellPool, identity: str) -> Members:
+    """One group's members in a pipeline of its own."""
+    try:
+        out = pool.run([member_command(identity)])
+    except CollectionError as exc:
+        return Members([], failure=one_line(str(exc)))
+    problem = _problem(out)
+    return Members([], problem=problem) if problem else Members(out.rows)
+
+
+def read_members(pool: ShellPool, identities: Sequence[str], per_pipeline: int = GROUPS_PER_PIPELINE
+                 ) -> list[Members]:
+    """Each group's members (identities: the groups' Guids), in order; batches spread over the shells. Where
+    each statement is a request of its own (REST), a marker would only add requests: one pipeline per group."""
+    if not pool.statements_share_a_request:
+        return pool.map(lambda identity: read_one(pool, identity), list(identities))
+    chunks = [list(identities[i:i + per_pipeline]) for i in range(0, len(identities), max(1, per_pipeline))]
+    return [m for part in pool.map(lambda chunk: _read_chunk(pool, chunk), chunks) for m in part]
+
+
+def _read_chunk(pool: ShellPool, chunk: list[str]) -> list[Members]:
+    if len(chunk) == 1:
+        return [read_one(pool, chunk[0])]
+    commands = [c for guid in chunk for c in (member_command(guid),
+                                               Command("Get-DistributionGroup", {"Identity": guid}))]
+    try:
+        out: Output | None = pool.run(commands)
+    except CollectionError:
+        out = None
+    split = split_by_marker(out.rows, chunk) if out is not None and not out.errors and not _problem(out) else None
+    if split is None:
+        return [read_one(pool, guid) for guid in chunk]
+    return [Members(rows) for rows in split]
+
+
+def split_by_marker(rows: Sequence[dict[str, Any]], guids: Sequence[str]) -> list[list[dict[str, Any]]] | None:
+    """Each group's member rows from a batch's output (module docstring), or None when it is not that shape."""
+    start, groups = 0, []
+    for guid in (g.lower() for g in guids):
+        at = next((i for i in range(start, len(rows)) if str(rows[i].get("Guid") or "").lower() == guid), None)
+        if at is None:
+            return None
+        groups.append(list(rows[start:at]))
+        start = at + 1
+    return groups if start == len(rows) else None
+
+
+def _problem(out: Output) -> str | None:
+    if out.errors:
+        return out.errors[0].message
+    return next((w for w in out.warnings if TRUNCATED in w.lower()), None)

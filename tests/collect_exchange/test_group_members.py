@@ -1,0 +1,87 @@
+"""Group members read in batches (a marker row per group) are exactly the members read one group at a time."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from auditor.collect.group_members import read_members, read_one, split_by_marker
+from auditor.collect.psrp import PsrpShellPool
+from auditor.emulator.exchange import ExchangeService
+from auditor.emulator.server import EmulatorServer
+from auditor.emulator.tenant import load_tenant
+from tests.emulator_exchange.helpers import exchange_token, running
+
+from .support import collector_doc, settings_for
+
+
+def row(guid: str, kind: str = "UserMailbox") -> dict[str, Any]:
+    return {"Guid": guid, "RecipientTypeDetails": kind}
+
+
+def test_a_nested_group_asked_in_the_same_batch_is_a_member_of_the_first_and_the_marker_of_the_second():
+    g1, g2, m = row("g1", "MailUniversalSecurityGroup"), row("g2", "MailUniversalSecurityGroup"), row("m")
+    # g1 holds m and g2; g2 holds m; g3 is empty: members first, then the group's own row
+    rows = [m, g2, g1, m, row("g2", "MailUniversalSecurityGroup"), row("g3", "MailUniversalSecurityGroup")]
+    assert split_by_marker(rows, ["g1", "g2", "g3"]) == [[m, g2], [m], []]
+
+
+@pytest.mark.parametrize("rows", [
+    [row("g1"), row("g2"), row("m")],  # something after the last marker
+    [row("m"), row("g1")],  # the second marker missing
+    [],
+])
+def test_output_of_another_shape_is_not_split(rows):
+    assert split_by_marker(rows, ["g1", "g2"]) is None
+
+
+def many_groups_doc() -> tuple[dict[str, Any], list[str]]:
+    """The collector tenant plus 60 groups: each of the first 30 nests the next; the rest hold a mailbox or none."""
+    doc = collector_doc()
+    mailboxes = [m["PrimarySmtpAddress"] for m in doc["exchange"]["mailboxes"]]
+    groups = []
+    for i in range(60):
+        members = [mailboxes[i % len(mailboxes)]] if i % 7 else []
+        if i < 30:
+            members.append(f"bulk-group-{i + 1}@contoso.com")
+        groups.append({"Name": f"bulk-group-{i}", "DisplayName": f"Bulk {i}",
+                       "PrimarySmtpAddress": f"bulk-group-{i}@contoso.com",
+                       "RecipientTypeDetails": "MailUniversalSecurityGroup", "Members": members,
+                       "ExternalDirectoryObjectId": f"44444444-dddd-4ddd-8ddd-{i:012d}", "ManagedBy": []})
+    doc["exchange"]["distributionGroups"] += groups
+    return doc, [g["PrimarySmtpAddress"] for g in groups]
+
+
+@pytest.fixture(scope="module")
+def bulk() -> Iterator[tuple[EmulatorServer, ExchangeService, list[str]]]:
+    doc, addresses = many_groups_doc()
+    with running(load_tenant(copy.deepcopy(doc)), "jump-host") as (server, service):
+        yield server, service, addresses
+
+
+def test_members_read_in_batches_are_those_read_one_group_at_a_time(bulk):
+    server, _, addresses = bulk
+    pool = PsrpShellPool.open(settings_for(server), lambda: exchange_token(server))
+    try:
+        guids = [str(pool.run([_group(a)]).rows[0]["Guid"]) for a in addresses]
+        guids.append("00000000-0000-4000-8000-00000000dead")  # not a group: its batch is read again one by one
+        before = dict(pool.pipelines_by_cmdlet)
+        batched = read_members(pool, guids)
+        batched_pipelines = pool.pipelines_by_cmdlet["Get-DistributionGroupMember"] - before.get(
+            "Get-DistributionGroupMember", 0)
+        singles = [read_one(pool, g) for g in guids]
+    finally:
+        pool.close()
+    assert [m.rows for m in batched] == [m.rows for m in singles]
+    assert sum(1 for m in batched[:60] if m.rows) > 50  # the nested chain and the mailboxes came through
+    assert batched[-1].rows == [] and "couldn't be found" in str(batched[-1].problem)
+    # 61 groups in 25s: two clean batches, and the third (with the missing group) read again one group at a time
+    assert batched_pipelines == 2 + 1 + 11
+
+
+def _group(address: str) -> Any:
+    from auditor.collect.shell import Command
+    return Command("Get-DistributionGroup", {"Identity": address})
