@@ -6,13 +6,13 @@ group, `Get-DistributionGroupMember -Identity <Guid>` (its members) followed by 
 -Identity <Guid>` (one row, the group itself: a marker that closes the group's members). The rows then read:
 members of the first group, its marker, members of the second group, its marker, and so on.
 
-A member row can look like a marker: a nested group that is also asked in the same batch has the same Guid.
-Read from the start, the marker of the first group is the first row with its Guid (no group is a member of
-itself, so no row with that Guid comes before its own marker), the marker of the next is the first row with
-its Guid after that, and so on; the last marker must be the last row. Anything else (a missing marker, an
-error or a truncation warning anywhere in the batch, a failed pipeline) and the batch's groups are read again
-one pipeline each, so a group's members are never guessed. Over PSRP this turns ~130 pipelines (two round
-trips each) into a handful for the 10,000-app sweep (docs/decisions.md, "Batched group members").
+A member row can look like a marker: a group of the batch that is nested in another of the batch has the same
+Guid in both places, and whether Exchange lets a group hold itself is not documented. So a batch is split only
+when each of its groups' Guids occurs exactly once in its rows, as the last row of the group's own part, the
+markers in the order asked. Anything else (a Guid twice or missing, an error or a truncation warning anywhere
+in the batch, a failed pipeline) and the batch's groups are read again one pipeline each, so a group's members
+are never guessed. Over PSRP this turns ~130 pipelines (two round trips each) into a handful for the
+10,000-app sweep (docs/decisions.md, "Batched group members").
 """
 
 from __future__ import annotations
@@ -79,14 +79,22 @@ def _read_chunk(pool: ShellPool, chunk: list[str]) -> list[Members]:
 
 def split_by_marker(rows: Sequence[dict[str, Any]], guids: Sequence[str]) -> list[list[dict[str, Any]]] | None:
     """Each group's member rows from a batch's output (module docstring), or None when it is not that shape."""
-    start, groups = 0, []
-    for guid in (g.lower() for g in guids):
-        at = next((i for i in range(start, len(rows)) if str(rows[i].get("Guid") or "").lower() == guid), None)
-        if at is None:
-            return None
+    wanted = [g.lower() for g in guids]
+    seen: dict[str, list[int]] = {g: [] for g in wanted}
+    for index, row in enumerate(rows):
+        guid = str(row.get("Guid") or "").lower()
+        if guid in seen:
+            seen[guid].append(index)
+    if len(seen) != len(wanted) or any(len(at) != 1 for at in seen.values()):
+        return None
+    markers = [seen[g][0] for g in wanted]
+    if markers != sorted(markers) or markers[-1] != len(rows) - 1:
+        return None
+    groups, start = [], 0
+    for at in markers:
         groups.append(list(rows[start:at]))
         start = at + 1
-    return groups if start == len(rows) else None
+    return groups
 
 
 def _problem(out: Output) -> str | None:

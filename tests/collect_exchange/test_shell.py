@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
@@ -13,7 +14,7 @@ import pytest
 from auditor.collect.allowlist import ALLOWED_CMDLETS, NotAllowedError, ensure_allowed
 from auditor.collect.canaries import choose_canaries, sample_canaries, transitive_members
 from auditor.collect.psrp import PsrpShell, PsrpShellPool
-from auditor.collect.shell import Command, PipelineFailed, plain_row, plain_value
+from auditor.collect.shell import Command, Output, PipelineFailed, ShellPool, ShellStats, plain_row, plain_value
 from auditor.emulator.exchange import ExchangeService
 from auditor.emulator.server import EmulatorServer
 from auditor.errors import CollectionError
@@ -176,3 +177,34 @@ def test_transitive_members_cut_cycles_and_report_gaps() -> None:
     pool = [member(x, "UserMailbox") for x in ("a", "b", "c", "d")]
     entry, rows = choose_canaries("app", ["D@X"], [], {"a", "b"}, pool, 5)
     assert entry["sampled"] == ["c@x"] and entry["explicit"] == ["d@x"] and rows == [pool[2]]
+
+
+def test_a_background_read_waits_while_a_read_on_the_longest_path_wants_the_shell():
+    order: list[str] = []
+
+    class Recording:
+        stats = ShellStats()
+
+        def run(self, commands):
+            order.append(commands[0].describe())
+            time.sleep(0.05)
+            return Output()
+
+        def close(self) -> None:
+            pass
+
+    pool = ShellPool([Recording()])
+    background = pool.background()
+    busy = threading.Thread(target=pool.run, args=([Command("Get-Mailbox", {"Identity": "first"})],))
+    busy.start()
+    time.sleep(0.01)  # the one shell is taken; now a background read queues, then a foreground one
+    late = threading.Thread(target=background.run, args=([Command("Get-DistributionGroupMember")],))
+    late.start()
+    time.sleep(0.01)
+    urgent = threading.Thread(target=pool.run, args=([Command("Test-ApplicationAccessPolicy")],))
+    urgent.start()
+    for thread in (busy, late, urgent):
+        thread.join(5)
+    assert order == ["Get-Mailbox -Identity", "Test-ApplicationAccessPolicy", "Get-DistributionGroupMember"]
+    assert pool.pipelines_by_cmdlet == {"Get-Mailbox": 1, "Get-DistributionGroupMember": 1,
+                                        "Test-ApplicationAccessPolicy": 1}
