@@ -9,14 +9,16 @@ members of the first group, its marker, members of the second group, its marker,
 A member row can look like a marker: a group of the batch that is nested in another of the batch has the same
 Guid in both places, and whether Exchange lets a group hold itself is not documented. So a batch is split only
 when each of its groups' Guids occurs exactly once in its rows, as the last row of the group's own part, the
-markers in the order asked. Anything else (a Guid twice or missing, an error or a truncation warning anywhere
-in the batch, a failed pipeline) and the batch's groups are read again one pipeline each, so a group's members
-are never guessed. Over PSRP this turns ~130 pipelines (two round trips each) into a handful for the
+markers in the order asked. When some Guid occurs twice, the groups whose Guid occurred once are batched again
+on their own and the others read one pipeline each; anything else (a Guid missing, an error or a truncation
+warning anywhere in the batch, a failed pipeline) and the batch's groups are read again one pipeline each, so
+a group's members are never guessed. Over PSRP this turns ~130 pipelines (two round trips each) into a handful for the
 10,000-app sweep (docs/decisions.md, "Batched group members").
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -62,7 +64,7 @@ def read_members(pool: ShellPool, identities: Sequence[str], per_pipeline: int =
     return [m for part in pool.map(lambda chunk: _read_chunk(pool, chunk), chunks) for m in part]
 
 
-def _read_chunk(pool: ShellPool, chunk: list[str]) -> list[Members]:
+def _read_chunk(pool: ShellPool, chunk: list[str], again: bool = False) -> list[Members]:
     if len(chunk) == 1:
         return [read_one(pool, chunk[0])]
     commands = [c for guid in chunk for c in (member_command(guid),
@@ -71,10 +73,22 @@ def _read_chunk(pool: ShellPool, chunk: list[str]) -> list[Members]:
         out: Output | None = pool.run(commands)
     except CollectionError:
         out = None
-    split = split_by_marker(out.rows, chunk) if out is not None and not out.errors and not _problem(out) else None
-    if split is None:
+    if out is None or out.errors or _problem(out):
         return [read_one(pool, guid) for guid in chunk]
-    return [Members(rows) for rows in split]
+    split = split_by_marker(out.rows, chunk)
+    if split is not None:
+        return [Members(rows) for rows in split]
+    # Some group of the batch is a member of another (or of itself): its Guid occurs twice. The groups whose
+    # Guid occurred once are members of none of the batch, so they are batched again without the others, and
+    # those are read one pipeline each (once: a second odd answer sends the rest one by one too).
+    counts = Counter(str(row.get("Guid") or "").lower() for row in out.rows)
+    nested = [g for g in chunk if counts[g.lower()] != 1]
+    rest = [g for g in chunk if counts[g.lower()] == 1]
+    if again or not nested or not rest:
+        return [read_one(pool, guid) for guid in chunk]
+    found = dict(zip(rest, _read_chunk(pool, rest, again=True), strict=True))
+    found.update((guid, read_one(pool, guid)) for guid in nested)
+    return [found[guid] for guid in chunk]
 
 
 def split_by_marker(rows: Sequence[dict[str, Any]], guids: Sequence[str]) -> list[list[dict[str, Any]]] | None:

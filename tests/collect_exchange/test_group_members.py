@@ -90,9 +90,24 @@ def test_members_read_in_batches_are_those_read_one_group_at_a_time(bulk):
     assert sum(1 for m in batched[:60] if m.rows) > 50
     assert any(r["PrimarySmtpAddress"] == "bulk-group-59@contoso.com" for r in batched[58].rows)
     assert batched[-1].rows == [] and "couldn't be found" in str(batched[-1].problem)
-    # 61 groups in 25s: two clean batches, and the third (a missing group, two nested in each other) read again
-    # one group at a time
+    # 61 groups in 25s: two clean batches; the third (a missing group, two nested in each other) read again one
+    # group at a time after its error
     assert batched_pipelines == 2 + 1 + 11
+
+
+def test_a_batch_with_groups_nested_in_each_other_batches_the_others_again(bulk):
+    server, _, addresses = bulk
+    pool = PsrpShellPool.open(settings_for(server), lambda: exchange_token(server))
+    try:
+        guids = [str(pool.run([_group(a)]).rows[0]["Guid"]) for a in addresses[35:]]  # 58 and 59 nest each other
+        before = pool.pipelines_by_cmdlet.get("Get-DistributionGroupMember", 0)
+        batched = read_members(pool, guids)
+        used = pool.pipelines_by_cmdlet["Get-DistributionGroupMember"] - before
+        singles = [read_one(pool, g) for g in guids]
+    finally:
+        pool.close()
+    assert [m.rows for m in batched] == [m.rows for m in singles]
+    assert used == 1 + 1 + 2  # the batch, the 23 others again, the two nested ones alone
 
 
 def _group(address: str) -> Any:
