@@ -34,6 +34,7 @@ from auditor.redact import redact
 from auditor.reports.output_set import check_out_dir
 from auditor.reports.portfolio_report import TenantRow
 from auditor.runs import PSRP_PASSWORD_ENV, RunOptions, collect_run, finish_run, live_settings, open_history
+from auditor.shards import WHOLE, Shard, file_sha256, manifest, shard_of, shard_title, write_manifest
 
 DEFAULT_CONCURRENCY = 4
 MAX_CONCURRENCY = 16
@@ -111,16 +112,28 @@ class PortfolioRun:
         return 3 if 3 in codes else 1 if 1 in codes else 0
 
 
-def run_portfolio(path: Path, options: RunOptions) -> PortfolioRun:
-    """Every tenant of the portfolio file, a few at a time, each into its own folder under `options.out`; then
-    the summary page and CSV."""
+def run_portfolio(path: Path, options: RunOptions, shard: Shard = WHOLE) -> PortfolioRun:
+    """Every tenant of the portfolio file (or of its `shard`), a few at a time, each into its own folder under
+    `options.out`; then the summary page and CSV, and portfolio.json for `auditor merge-portfolio` (last: a
+    folder with it is a finished one). A shard with no tenant writes an empty summary and exits 0."""
     from auditor.reports import portfolio_report
 
     portfolio = load_portfolio(path)
-    workers = min(portfolio.concurrency, len(portfolio.tenants))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tenant") as pool:
-        rows = tuple(pool.map(lambda t: audit_tenant(t, options), portfolio.tenants))
-    return PortfolioRun(rows, tuple(portfolio_report.write(list(rows), portfolio.title, options.out)))
+    sha256 = file_sha256(path)
+    mine = shard_tenants(portfolio, shard)
+    rows: tuple[TenantRow, ...] = ()
+    if mine:
+        with ThreadPoolExecutor(max_workers=min(portfolio.concurrency, len(mine)), thread_name_prefix="tenant") as pool:
+            rows = tuple(pool.map(lambda t: audit_tenant(t, options), mine))
+    written = portfolio_report.write(list(rows), shard_title(portfolio.title, shard), options.out)
+    record = manifest(path, sha256, portfolio.title, [(t.name, t.folder) for t in portfolio.tenants], shard,
+                      list(rows))
+    return PortfolioRun(rows, (*written, write_manifest(options.out, record)))
+
+
+def shard_tenants(portfolio: Portfolio, shard: Shard) -> tuple[PortfolioTenant, ...]:
+    """The tenants of this shard, in file order (auditor/shards.py: by name, stable when tenants come and go)."""
+    return tuple(t for t in portfolio.tenants if shard_of(t.folder, shard.count) == shard.index)
 
 
 def audit_tenant(tenant: PortfolioTenant, options: RunOptions) -> TenantRow:
