@@ -34,7 +34,16 @@ from auditor.redact import redact
 from auditor.reports.output_set import check_out_dir
 from auditor.reports.portfolio_report import TenantRow
 from auditor.runs import PSRP_PASSWORD_ENV, RunOptions, collect_run, finish_run, live_settings, open_history
-from auditor.shards import WHOLE, Shard, file_sha256, manifest, shard_of, shard_title, write_manifest
+from auditor.shards import (
+    WHOLE,
+    Shard,
+    file_sha256,
+    forget_manifest,
+    manifest,
+    shard_of,
+    shard_title,
+    write_manifest,
+)
 
 DEFAULT_CONCURRENCY = 4
 MAX_CONCURRENCY = 16
@@ -121,6 +130,8 @@ def run_portfolio(path: Path, options: RunOptions, shard: Shard = WHOLE) -> Port
     portfolio = load_portfolio(path)
     sha256 = file_sha256(path)
     mine = shard_tenants(portfolio, shard)
+    # A run that dies before its end must not leave the last run's record behind for a merge to take.
+    forget_manifest(options.out)
     rows: tuple[TenantRow, ...] = ()
     if mine:
         with ThreadPoolExecutor(max_workers=min(portfolio.concurrency, len(mine)), thread_name_prefix="tenant") as pool:

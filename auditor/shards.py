@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from auditor.errors import InputError
+from auditor.errors import InputError, OutputError
 from auditor.reports.files import write_atomic
 from auditor.reports.portfolio_report import VERDICTS, TenantRow
 
@@ -102,6 +102,13 @@ def manifest(source: Path, sha256: str, title: str, tenants: list[tuple[str, str
         "covered": [r.name for r in rows],
         "rows": [asdict(r) for r in rows],
     }
+
+
+def forget_manifest(out: Path) -> None:
+    try:
+        (out / MANIFEST).unlink(missing_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{out / MANIFEST}: cannot remove the last run's record: {exc.strerror or exc}") from None
 
 
 def write_manifest(out: Path, doc: dict[str, Any]) -> Path:

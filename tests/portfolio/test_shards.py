@@ -296,3 +296,22 @@ def test_the_merged_folder_holds_each_tenants_reports_linked_from_the_summary(li
         assert json.loads((folder / "findings.json").read_text())["findings"]
     assert "<h1>Managed</h1>" in (tmp / "merged" / "portfolio.html").read_text()
     assert "Managed (shard 1 of 3)" in (tmp / "s1" / "portfolio.html").read_text()
+
+
+def test_a_run_that_dies_leaves_no_record_of_the_run_before(offline, tmp_path, monkeypatch):
+    """portfolio.json marks a finished run: a shard that fails midway must not leave last night's for a merge."""
+    import shutil
+
+    import auditor.portfolio
+
+    tmp, path, _ = offline
+    full = next(i for i in range(1, 8) if json.loads((tmp / f"s{i}" / "portfolio.json").read_text())["rows"])
+    shutil.copytree(tmp / f"s{full}", tmp_path / "shard")
+
+    def crash(tenant, options):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(auditor.portfolio, "audit_tenant", crash)
+    assert cli("audit", "--portfolio", str(path), "--shard", f"{full}/7", "--out", str(tmp_path / "shard"),
+               "--no-history", "-q") == 4
+    assert not (tmp_path / "shard" / "portfolio.json").exists()
