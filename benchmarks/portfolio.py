@@ -216,7 +216,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "one_run": {
                     "wall_s": round(wall, 3), "tenants_per_minute": round(len(one.rows) / wall * 60, 1),
                     "peak_rss_mb": peak_rss_mb(), "cpu_s": round(cpu_seconds() - cpu_before, 3),
-                    "emulator_cpu_s": round(emulator_cpu - emulator_cpu_before, 3), "exit_code": one.exit_code, "verdicts": verdicts,
+                    "emulator_cpu_s": round(emulator_cpu - emulator_cpu_before, 3), "exit_code": one.exit_code,
+                    "verdicts": verdicts,
                     "requests": {k: v for k, v in requests.items() if k != "by_route"},
                     "requests_per_tenant": round(requests["total"] / max(1, len(one.rows)), 1),
                 },
