@@ -126,7 +126,9 @@ def _copy_tenant(source: Path, target: Path) -> None:
     """One tenant's reports, as the shard wrote them, swapped into the merged folder as one set."""
     if not source.is_dir():
         return
-    files = [p for p in source.iterdir() if p.name in OWN_FILES - {SET_MANIFEST} and p.is_file()]
+    # The auditor's own files only, and no link: a shard's folder (an artifact) cannot pull other files in.
+    files = [p for p in source.iterdir() if p.name in OWN_FILES - {SET_MANIFEST} and p.is_file()
+             and not p.is_symlink()]
     with OutputSet(target, _run_key(source)) as staged:
         for path in files:
             try:

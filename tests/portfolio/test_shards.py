@@ -315,3 +315,19 @@ def test_a_run_that_dies_leaves_no_record_of_the_run_before(offline, tmp_path, m
     assert cli("audit", "--portfolio", str(path), "--shard", f"{full}/7", "--out", str(tmp_path / "shard"),
                "--no-history", "-q") == 4
     assert not (tmp_path / "shard" / "portfolio.json").exists()
+
+
+def test_the_merge_copies_only_the_auditors_own_files_and_no_link(live, tmp_path):
+    import shutil
+
+    tmp, _ = live
+    for i in (1, 2, 3):
+        shutil.copytree(tmp / f"s{i}", tmp_path / f"s{i}")
+    secret = tmp_path / "elsewhere.txt"
+    secret.write_text("not a report")
+    (tmp_path / "s2" / "northwind" / "summary.md").unlink()
+    (tmp_path / "s2" / "northwind" / "summary.md").symlink_to(secret)
+    (tmp_path / "s2" / "northwind" / "notes.txt").write_text("not the auditor's")
+    assert cli("merge-portfolio", "--out", str(tmp_path / "m"), *(str(tmp_path / f"s{i}") for i in (1, 2, 3))) == 1
+    copied = {p.name for p in (tmp_path / "m" / "northwind").iterdir()}
+    assert "report.html" in copied and "summary.md" not in copied and "notes.txt" not in copied
