@@ -5,7 +5,8 @@ A portfolio file (TOML) names one baseline per tenant. The tenants are audited c
 CSV compare them side by side. A tenant that cannot be audited (its sign-in is refused, its baseline is broken,
 its secret is not set) costs that tenant only: the others finish, the summary says what went wrong, and the
 exit code is 3 (README.md, "Exit codes"). Each tenant's run has its own deadline (`[auth] run_deadline_s` of its
-baseline), so a tenant whose servers hang ends there as ERRORs and the summary is still written.
+baseline), so a tenant whose servers hang ends there as ERRORs and the summary is still written. With
+`--shard I/N` only the tenants of that shard are audited (auditor/shards.py), for `auditor merge-portfolio`.
 
     [portfolio]
     title = "Managed tenants"            # optional; heads the summary page
