@@ -27,7 +27,7 @@ except ImportError:  # pragma: no cover
 from auditor import __version__
 from auditor.collect import children
 from auditor.collect.children import install_signal_handlers
-from auditor.commands import history, live, offline, preflight
+from auditor.commands import history, live, merge, offline, preflight
 from auditor.errors import AuditorError
 from auditor.redact import redact
 from auditor.terminal import guarded_streams
@@ -64,6 +64,7 @@ def _root(
 app.command("demo")(live.demo_command)
 app.command("preflight")(preflight.preflight_command)
 app.command("audit")(live.audit_command)
+app.command("merge-portfolio")(merge.merge_portfolio_command)
 app.command("collect")(live.collect_command)
 app.command("evaluate")(offline.evaluate_command)
 app.command("report")(offline.report_command)

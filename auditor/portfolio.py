@@ -5,7 +5,8 @@ A portfolio file (TOML) names one baseline per tenant. The tenants are audited c
 CSV compare them side by side. A tenant that cannot be audited (its sign-in is refused, its baseline is broken,
 its secret is not set) costs that tenant only: the others finish, the summary says what went wrong, and the
 exit code is 3 (README.md, "Exit codes"). Each tenant's run has its own deadline (`[auth] run_deadline_s` of its
-baseline), so a tenant whose servers hang ends there as ERRORs and the summary is still written.
+baseline), so a tenant whose servers hang ends there as ERRORs and the summary is still written. With
+`--shard I/N` only the tenants of that shard are audited (auditor/shards.py), for `auditor merge-portfolio`.
 
     [portfolio]
     title = "Managed tenants"            # optional; heads the summary page
@@ -34,6 +35,16 @@ from auditor.redact import redact
 from auditor.reports.output_set import check_out_dir
 from auditor.reports.portfolio_report import TenantRow
 from auditor.runs import PSRP_PASSWORD_ENV, RunOptions, collect_run, finish_run, live_settings, open_history
+from auditor.shards import (
+    WHOLE,
+    Shard,
+    file_sha256,
+    forget_manifest,
+    manifest,
+    shard_of,
+    shard_title,
+    write_manifest,
+)
 
 DEFAULT_CONCURRENCY = 4
 MAX_CONCURRENCY = 16
@@ -111,16 +122,30 @@ class PortfolioRun:
         return 3 if 3 in codes else 1 if 1 in codes else 0
 
 
-def run_portfolio(path: Path, options: RunOptions) -> PortfolioRun:
-    """Every tenant of the portfolio file, a few at a time, each into its own folder under `options.out`; then
-    the summary page and CSV."""
+def run_portfolio(path: Path, options: RunOptions, shard: Shard = WHOLE) -> PortfolioRun:
+    """Every tenant of the portfolio file (or of its `shard`), a few at a time, each into its own folder under
+    `options.out`; then the summary page and CSV, and portfolio.json for `auditor merge-portfolio` (last: a
+    folder with it is a finished one). A shard with no tenant writes an empty summary and exits 0."""
     from auditor.reports import portfolio_report
 
     portfolio = load_portfolio(path)
-    workers = min(portfolio.concurrency, len(portfolio.tenants))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tenant") as pool:
-        rows = tuple(pool.map(lambda t: audit_tenant(t, options), portfolio.tenants))
-    return PortfolioRun(rows, tuple(portfolio_report.write(list(rows), portfolio.title, options.out)))
+    sha256 = file_sha256(path)
+    mine = shard_tenants(portfolio, shard)
+    # A run that dies before its end must not leave the last run's record behind for a merge to take.
+    forget_manifest(options.out)
+    rows: tuple[TenantRow, ...] = ()
+    if mine:
+        with ThreadPoolExecutor(max_workers=min(portfolio.concurrency, len(mine)), thread_name_prefix="tenant") as pool:
+            rows = tuple(pool.map(lambda t: audit_tenant(t, options), mine))
+    written = portfolio_report.write(list(rows), shard_title(portfolio.title, shard), options.out)
+    record = manifest(path, sha256, portfolio.title, [(t.name, t.folder) for t in portfolio.tenants], shard,
+                      list(rows))
+    return PortfolioRun(rows, (*written, write_manifest(options.out, record)))
+
+
+def shard_tenants(portfolio: Portfolio, shard: Shard) -> tuple[PortfolioTenant, ...]:
+    """The tenants of this shard, in file order (auditor/shards.py: by name, stable when tenants come and go)."""
+    return tuple(t for t in portfolio.tenants if shard_of(t.folder, shard.count) == shard.index)
 
 
 def audit_tenant(tenant: PortfolioTenant, options: RunOptions) -> TenantRow:

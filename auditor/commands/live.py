@@ -37,6 +37,7 @@ from auditor.runs import (
     snapshot_problems,
     write_snapshot,
 )
+from auditor.shards import WHOLE, Shard, parse_shard
 
 if TYPE_CHECKING:
     from auditor.emulator.server import EmulatorServer
@@ -49,6 +50,22 @@ Insecure = Annotated[bool, typer.Option(
 RealismOption = Annotated[str | None, typer.Option(
     "--realism", help="Which undocumented Exchange forms the emulator serves, e.g. "
     "mailboxId=mailbox_sid,noPolicies=error; overrides the tenant file's emulator.realism (docs/emulator.md).")]
+
+
+def _shard_option(value: str | None) -> str | None:
+    """`--shard I/N` checked as the options are parsed: a bad value is one usage line (exit 2)."""
+    if value is not None:
+        try:
+            parse_shard(value)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+    return value
+
+
+ShardOption = Annotated[str | None, typer.Option(
+    "--shard", metavar="I/N", callback=_shard_option, show_default=False,
+    help="With --portfolio: audit only shard I of N (1-based), for one machine of N; each tenant falls in exactly "
+         "one shard, by its name. `auditor merge-portfolio` joins the shards' folders (docs/scheduling.md).")]
 HistorySnapshot = Annotated[bool, typer.Option("--history-snapshot", help="Also store the raw snapshot in the "
                                                "history (it holds no secrets, but is large).")]
 
@@ -88,6 +105,7 @@ def audit_command(
     portfolio: Annotated[Path | None, typer.Option(
         "--portfolio", help="Audit every tenant of a portfolio file (TOML) at once; see docs/scheduling.md.",
         show_default=False)] = None,
+    shard: ShardOption = None,
     quiet: Quiet = False,
     verbose: Verbose = 0,
     insecure: Insecure = False,
@@ -100,13 +118,15 @@ def audit_command(
     Each run is compared with the last one of the same tenant and baseline, and recorded (--no-history: not)."""
     options = RunOptions(out=out, formats=formats(fmt), fail_on=fail_on, history=history, no_history=no_history,
                          fail_on_new=fail_on_new, keep_snapshot=history_snapshot, verify_tls=not insecure)
+    if shard is not None and portfolio is None:
+        raise ConfigError("--shard splits a portfolio: it needs --portfolio FILE")
     if portfolio is not None:
         if baseline is not None:
             raise ConfigError("--baseline and --portfolio: choose one (the portfolio names each tenant's baseline)")
         if preflight is not None:
             raise ConfigError("--preflight names one tenant's record: it does not go with --portfolio")
         check_outputs(options, portfolio=True)
-        return _audit_portfolio(portfolio, options, quiet, verbose)
+        return _audit_portfolio(portfolio, options, quiet, verbose, parse_shard(shard) if shard else WHOLE)
     if baseline is None:
         raise ConfigError("--baseline FILE is required (or --portfolio FILE)")
     base = load_baseline(baseline)
@@ -263,13 +283,16 @@ def _finished(run: FinishedRun) -> int:
     return run.exit_code
 
 
-def _audit_portfolio(path: Path, options: RunOptions, quiet: bool, verbose: int) -> int:
+def _audit_portfolio(path: Path, options: RunOptions, quiet: bool, verbose: int, shard: Shard) -> int:
     from auditor.portfolio import run_portfolio
     from auditor.reports.portfolio_report import VERDICTS
 
     Console(quiet, verbose).close()  # logging set up once; per-tenant progress would interleave
     _warn_before_run(not options.verify_tls)
-    run = run_portfolio(path, options)
+    run = run_portfolio(path, options, shard)
+    if shard != WHOLE:
+        typer.echo(f"shard {shard}: {len(run.rows)} tenant{'' if len(run.rows) == 1 else 's'} of {path.name}"
+                   + ("" if run.rows else " (none falls in this shard: its summary is empty)"))
     for row in run.rows:
         if row.error:
             typer.echo(f"auditor: {row.name}: not audited: {row.error}", err=True)
