@@ -11,10 +11,13 @@ import hashlib
 import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from auditor.models.baseline import Integration
 from auditor.models.snapshot import Section, SectionStatus
+
+if TYPE_CHECKING:
+    from auditor.collect.shortlists import Shortlists
 
 POOL_TYPES = frozenset({"UserMailbox", "SharedMailbox", "RoomMailbox", "EquipmentMailbox"})
 # The module's bulk cmdlet, outside the REST-backed cmdlets' 15-minute limit; its Minimum property set holds
@@ -109,7 +112,7 @@ class CanaryPool:
 
 def choose_canaries(app_id: str, explicit: Iterable[str], queues: Iterable[str], members: set[str],
                     pool: Sequence[Mapping[str, Any]] | CanaryPool, size: int, source: str = POOL_SOURCE,
-                    week: str = ""
+                    week: str = "", shortlists: Shortlists | None = None
                     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """One integration's `canaries` entry and the pool rows of its sampled canaries.
 
@@ -119,8 +122,10 @@ def choose_canaries(app_id: str, explicit: Iterable[str], queues: Iterable[str],
     explicit = [c.lower() for c in explicit]
     excluded = members | {q.lower() for q in queues} | set(explicit)
     excluded |= {a for guid in members for a in index.address_by_guid.get(guid, ())}
-    sampled = [] if size <= 0 else first_ranked(app_id, (a for a in index.by_address if a not in excluded), size,
-                                                week)
+    # shortlists.py: the same sample from the listing's partitions, ranked while they arrived, when they vouch
+    early = shortlists.choose(app_id, excluded, index.by_address) if shortlists is not None and size > 0 else None
+    sampled = [] if size <= 0 else early if early is not None else first_ranked(
+        app_id, (a for a in index.by_address if a not in excluded), size, week)
     entry = {"explicit": explicit, "sampled": sampled, "pool_size": len(index.by_address), "pool_source": source}
     return entry, [dict(index.by_address[a]) for a in sampled]
 
@@ -143,7 +148,8 @@ def scope_members(groups: Section, scope_group: str, scope_guids: Mapping[str, s
 
 def canaries_section(integrations: Sequence[Integration], groups: Section, scope_guids: Mapping[str, str | None],
                      pool: Sequence[Mapping[str, Any]] | None, pool_error: str | None, size: int,
-                     source: str = POOL_SOURCE, week: str = "") -> tuple[Section, dict[str, list[dict[str, Any]]]]:
+                     source: str = POOL_SOURCE, week: str = "", shortlists: Shortlists | None = None
+                     ) -> tuple[Section, dict[str, list[dict[str, Any]]]]:
     """The `canaries` section (every integration's explicit and sampled canaries) and the pool rows of the
     sampled ones by app id. An integration whose scope-group membership is unknown gets no entry (SCOPE-005 is
     then ERROR for it alone) and an item error saying why; a pool that could not be read fails the section."""
@@ -160,7 +166,7 @@ def canaries_section(integrations: Sequence[Integration], groups: Section, scope
             errors[app] = f"cannot sample canaries outside scope group {integration.scope_group}: {problem}"
             continue
         data[app], rows[app] = choose_canaries(app, integration.canaries, integration.mailboxes, members, index,
-                                                   size, source, week)
+                                               size, source, week, shortlists)
         data[app]["rotation"] = {"mode": "weekly" if week else "fixed", "week": week or None}
     return Section("canaries", f"sampled from {source}", SectionStatus.OK, None, data, None, errors), rows
 

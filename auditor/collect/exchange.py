@@ -39,6 +39,7 @@ from auditor.collect.exchange_sections import (
 )
 from auditor.collect.group_members import read_members
 from auditor.collect.shell import Command, ExchangeShell, ItemResult, PipelineFailed, ShellPool, one_line
+from auditor.collect.shortlists import Shortlists
 from auditor.errors import CollectionError
 from auditor.models.baseline import Baseline, MailboxListing
 from auditor.models.snapshot import Section, SectionStatus
@@ -82,6 +83,11 @@ class ExchangeCollector:
         self.batch_size = max(1, batch_size)
         self._scope_guids: dict[str, str | None] = {}
         self._pool_facts: dict[str, str] = {"source": EXO_POOL_SOURCE}  # which listing served the canary pool
+        # Canary ranks worked out per partition as the listing arrives (shortlists.py); used only when every
+        # partition of the served pool went through them.
+        self._shortlists = Shortlists([i.app_id for i in self.integrations], baseline.policy.canary_sample_size,
+                                      self.week)
+        self._shortlists_whole = False
 
     def collect(self) -> tuple[dict[str, Section], dict[str, Any]]:
         """Every read starts as soon as what it needs is known, so the shells never idle while work waits.
@@ -114,7 +120,7 @@ class ExchangeCollector:
             (pool, pool_error), groups = pool_f.result(), groups_f.result()
             canaries, sampled = canaries_section(self.integrations, groups, self._scope_guids, pool, pool_error,
                                                  self.baseline.policy.canary_sample_size, self._pool_facts["source"],
-                                                 self.week)
+                                                 self.week, self._shortlists if self._shortlists_whole else None)
             canaries, sampled = self._scope_canaries(canaries, sampled, policies_f.result(),
                                                      *principals_f.result(), targets_f.result(), pool, pool_error)
             probed = probes(self.integrations, canaries)
@@ -221,7 +227,10 @@ class ExchangeCollector:
 
         def part(text: str) -> Section:
             command = Command("Get-EXOMailbox", {**exo.parameters, "Filter": text})
-            return self._listing("canaries", command, EXO_POOL_SOURCE, on_failure=not_found)
+            section = self._listing("canaries", command, EXO_POOL_SOURCE, on_failure=not_found)
+            if section.status is SectionStatus.OK:
+                self._shortlists.add(section.data)
+            return section
 
         sections = self.pool.map(part, listing.partition_filters())
         if missing:  # Get-EXOMailbox is not a command here: one plain Get-Mailbox, as the single listing does
@@ -233,6 +242,7 @@ class ExchangeCollector:
             return None, broken.error
         rows, doubles = listing.merge(s.data for s in sections)
         self._pool_facts.update(partitions=str(len(sections)), doubles=str(doubles))
+        self._shortlists_whole = True
         return [row for row in rows if in_pool(row)], None
 
     def _lookup(self, cmdlet: str, identities: Sequence[str]) -> dict[str, ItemResult]:
