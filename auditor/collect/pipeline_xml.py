@@ -71,15 +71,22 @@ def _command_key(command: Any) -> tuple[Any, ...]:
                  for name in _COMMAND_DEFAULTS)
 
 
+_SHARED: dict[tuple[Any, ...], tuple[list[bytes], list[int]]] = {}
+_SHARED_LOCK = threading.Lock()
+
+
 class PipelineTemplates:
-    """Templates of CREATE_PIPELINE messages by shape, for one pypsrp Serializer (one runspace pool)."""
+    """Templates of CREATE_PIPELINE messages by shape, for one pypsrp Serializer (one runspace pool). A
+    template holds no value and no state of its pool (RefIds restart with every message), so the pools of a
+    run share them: a shape is serialised once per process, not once per pool."""
 
     def __init__(self, generic: Callable[[Any], ElementTree.Element | None],
-                 escape_text: Callable[[str], str | None]) -> None:
+                 escape_text: Callable[[str], str | None],
+                 shared: dict[tuple[Any, ...], tuple[list[bytes], list[int]]] | None = None) -> None:
         self._generic = generic  # pypsrp's serialize, for a shape seen the first time
         self._escape_text = escape_text  # pypsrp's _serialize_string: CLIXML's _xHHHH_ escapes
-        self._templates: dict[tuple[Any, ...], tuple[list[bytes], list[int]]] = {}
-        self._lock = threading.Lock()
+        self._templates = _SHARED if shared is None else shared
+        self._lock = _SHARED_LOCK if shared is None else threading.Lock()
 
     def serialize(self, message: Any) -> bytes | None:
         """The message's XML, as pypsrp would write it; None for a message outside the fast path."""

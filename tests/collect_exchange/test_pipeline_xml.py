@@ -68,14 +68,22 @@ def test_any_pipeline_of_text_lists_numbers_and_switches_is_sent_as_pypsrp_would
 
 
 def test_a_second_pipeline_of_the_same_shape_gets_its_own_values_escaped_as_pypsrp_escapes_them():
-    serializer = OutputSerializer()
+    calls: list[object] = []
+
+    def counting(msg: object) -> object:
+        calls.append(msg)
+        return Serializer().serialize(msg)
+
+    templates = PipelineTemplates(counting, Serializer()._serialize_string, shared={})
     first = [("Test-ApplicationAccessPolicy", [("Identity", f"q{i}@contoso.com"), ("AppId", str(uuid.uuid4()))])
              for i in range(50)]
     hostile = [("Test-ApplicationAccessPolicy", [("Identity", f"<x>&'\"\x07_x0041_\U0001F600{i}"),
                                                  ("AppId", "]]>&amp;")]) for i in range(50)]
-    assert fast(serializer, message(first)) == generic(message(first))
-    assert fast(serializer, message(hostile)) == generic(message(hostile))
-    assert len(serializer._pipelines._templates) == 1  # one shape: the second message came from the template
+    assert templates.serialize(message(first)) == generic(message(first))
+    assert templates.serialize(message(hostile)) == generic(message(hostile))
+    assert len(calls) == 1  # one shape: the second message came from the template
+    assert templates.serialize(message(first[:3])) == generic(message(first[:3]))
+    assert len(calls) == 2  # three statements are another shape
 
 
 def test_shapes_outside_the_fast_path_are_left_to_pypsrp():
