@@ -39,14 +39,13 @@ class Shortlists:
         """Rank one partition's pool mailboxes for every integration (called from the partition's thread)."""
         if self.size <= 0 or not self.apps:
             return
-        addresses = [(a, a.encode("utf-8")) for a in {str(r["PrimarySmtpAddress"]).lower() for r in rows
-                                                       if in_pool(r)}]
-        suffix, sha256 = self.week.encode("utf-8"), hashlib.sha256
-        ranked = {}
+        addresses = sorted({str(r["PrimarySmtpAddress"]).lower() for r in rows if in_pool(r)})
+        tails = [(a + self.week).encode("utf-8") for a in addresses]  # what follows the app id in the digest
+        sha256, ranked = hashlib.sha256, {}
         for app in self.apps:
             prefix = app.encode("utf-8")
-            ranked[app] = heapq.nsmallest(self.keep, [(sha256(prefix + raw + suffix).digest(), a)
-                                                      for a, raw in addresses])
+            digests = [sha256(prefix + tail).digest() for tail in tails]
+            ranked[app] = heapq.nsmallest(self.keep, zip(digests, addresses, strict=True))
         with self._lock:
             self._parts.append((len(addresses), ranked))
 
