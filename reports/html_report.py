@@ -24,6 +24,7 @@ from markupsafe import Markup
 
 from auditor.models.findings import Finding, FindingsDocument, Severity, Status
 from auditor.models.timeutil import parse_datetime
+from auditor.reports import json_text
 from auditor.reports.file_names import FILE_NAMES
 from auditor.reports.files import write_atomic
 from auditor.reports.html_headline import Cause, app_names, cause_of, error_causes, headline
@@ -141,7 +142,7 @@ class Verdict:
 
 
 def pretty_json(value: Any) -> str:
-    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    return json_text.dumps(value, default=str)
 
 
 def anchor_of(index: int) -> str:
