@@ -1,11 +1,12 @@
 """Report writing without the cyclic garbage collector's sweeps.
 
 Rendering tens of thousands of findings allocates millions of short-lived containers (row views, Jinja2's
-pieces, JSON lists), and every so many allocations CPython's collector walks the tracked objects, the document's
-findings included, though rendering makes next to no reference cycles: for 35,000 findings that walking was a
-third of report.html's time. Reference counting still frees everything as it goes; a cycle made meanwhile is
-collected once the last writer is done. Writers may overlap (a portfolio audits tenants in threads), so the
-collector comes back when the last of them ends, and stays off if it was off before the first began.
+pieces, JSON lists), and every so many allocations CPython's collector walks the tracked objects, the
+document's findings included, though rendering makes next to no reference cycles: for 35,000 findings that
+walking was a quarter to a third of report.html's time. Reference counting still frees everything as it goes;
+a cycle made meanwhile is collected once the last writer is done. Writers may overlap (a portfolio audits
+tenants in threads), so the collector comes back when the last of them ends, and stays off if it was off
+before the first began.
 """
 
 from __future__ import annotations
