@@ -48,3 +48,22 @@ def test_a_row_read_from_other_sources_names_them_in_its_evidence(sample_doc: Fi
     row = re.search(rf'<tr id="f-{target}" class="finding".*?</tr>', html, re.DOTALL)
     assert row is not None
     assert '<p class="prov">Read from <code>exchange.elsewhere: exo:Get-Elsewhere</code></p>' in row.group(0)
+
+
+def test_each_row_shows_its_own_findings_values_in_their_places(sample_doc: FindingsDocument):
+    """The rows are laid out from flat row views unpacked in the template: every value lands in its cell."""
+    html = html_report.render(sample_doc)
+    for i, f in enumerate(sample_doc.findings):
+        found = re.search(rf'<tr id="f-{i}" class="finding".*?</tr>', html, re.DOTALL)
+        assert found is not None, i
+        row = found.group(0)
+        assert row.startswith(f'<tr id="f-{i}" class="finding" data-status="{f.status.value}" '
+                              f'data-severity="{f.severity.value}" data-integration="{escape(f.integration)}">')
+        assert f'<td><span class="st st-{f.status.value.lower()}">{f.status.value}</span></td>' in row
+        assert f"<td>{escape(f.integration or 'tenant')}</td>" in row
+        assert f'<span class="mono">{escape(f.resource)}</span></td>' in row
+        assert f'<p class="msg">{escape(f.message)}</p>' in row or "Not evaluated: " in row
+        assert f"<pre>{escape(html_report.pretty_json(f.evidence))}</pre>" in row
+        assert (f"<pre>{escape(f.fix)}</pre>" in row) == bool(f.fix)
+        pass_like = f.status.value in ("PASS", "SKIP")
+        assert ('<details class="evidence pass-evidence">' in row) == pass_like
