@@ -12,19 +12,14 @@ The big points take minutes; run it by hand, not in CI.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-from auditor.engine import evaluate
-from auditor.models.baseline import load_baseline
-from auditor.models.snapshot import load_snapshot
-from auditor.pipeline import build_document, write_reports
+from benchmarks.render import document_of, time_reports
 from benchmarks.sweep import FORMATS
 
 SIZES = ((1000, 5000), (10000, 50000), (30000, 200000))
@@ -44,22 +39,10 @@ def point(sps: int, mailboxes: int, latency: float, work: Path, extra: list[str]
 
 
 def render_many(work: Path, count: int = RENDER_FINDINGS) -> dict[str, Any]:
-    """The reports of `count` findings: a run's own findings repeated, each copy with its own resource."""
-    base = load_baseline(next(work.glob("baseline*.toml")))
-    snapshot = load_snapshot(work / "out" / "snapshot.json")
-    evaluation = evaluate(snapshot, base)
-    own = list(evaluation.findings)
-    many = tuple(dataclasses.replace(f, resource=f"{f.resource}#{i // len(own)}")
-                 for i, f in zip(range(count), (own[i % len(own)] for i in range(count)), strict=True))
-    document = dataclasses.replace(build_document(snapshot, base, evaluation), findings=many)
-    seconds: dict[str, float] = {}
-    with tempfile.TemporaryDirectory(prefix="auditor-render-") as out:
-        for fmt in FORMATS:
-            started = time.perf_counter()
-            write_reports(document, Path(out), [fmt])
-            seconds[fmt] = round(time.perf_counter() - started, 3)
-        sizes = {p.name: p.stat().st_size for p in Path(out).iterdir()}
-    return {"findings": len(many), "seconds": seconds, "bytes": sizes}
+    """The reports of `count` findings: a run's own findings repeated, each copy with its own resource
+    (benchmarks/render.py, which also times the other formats)."""
+    document = document_of(work / "out" / "snapshot.json", next(work.glob("baseline*.toml")), count)
+    return time_reports(document, FORMATS)
 
 
 def row(figures: dict[str, Any]) -> dict[str, Any]:

@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from auditor.models.findings import Finding, FindingsDocument, Severity, Status
 from auditor.models.timeutil import parse_datetime
+from auditor.reports import json_text
 from auditor.reports.file_names import FILE_NAMES
 from auditor.reports.files import write_atomic
 from auditor.reports.html_headline import Cause, app_names, cause_of, error_causes, headline
@@ -72,13 +73,24 @@ def references(urls: tuple[str, ...]) -> tuple[Reference, ...]:
     return tuple(Reference(u, u.startswith("https://")) for u in urls)
 
 
-@dataclass(frozen=True)
-class Row:
-    """One finding in the findings table."""
+class Row(NamedTuple):
+    """One finding in the findings table, as the row shows it: computed once here, so the template's loop over
+    tens of thousands of rows only lays out strings (a NamedTuple: the cheapest record to build and to read)."""
 
     anchor: str
-    finding: Finding
+    status: str
+    status_class: str
+    severity: str
+    integration: str
+    resource: str
+    message: str
+    waiver: dict[str, str | bool] | None
+    fix: str
     evidence_json: str
+    evidence_class: str
+    """"evidence", or "evidence pass-evidence" for a PASS or SKIP (printing leaves those closed)."""
+    provenance: tuple[str, ...]
+    """Shown on the row only when it differs from its check group's (as the remediation and references)."""
     remediation: str
     """Shown on the row only when it differs from its check group's remediation."""
     references: tuple[Reference, ...]
@@ -86,6 +98,18 @@ class Row:
     """The name of the app a GUID resource is, when the inventory knows it."""
     cause: Cause | None = None
     """For an ERROR sharing its cause with other findings: that cause, named once in the verdict banner."""
+
+
+def row(anchor: str, f: Finding, first: Finding, resource_name: str, cause: Cause | None) -> Row:
+    return Row(
+        anchor=anchor, status=f.status.value, status_class=f.status.value.lower(), severity=f.severity.value,
+        integration=f.integration, resource=f.resource, message=f.message, waiver=f.waiver or None, fix=f.fix,
+        evidence_json=pretty_json(f.evidence),
+        evidence_class="evidence pass-evidence" if f.status in (Status.PASS, Status.SKIP) else "evidence",
+        provenance=() if f.provenance == first.provenance else f.provenance,
+        remediation="" if f.remediation == first.remediation else f.remediation,
+        references=() if f.references == first.references else references(f.references),
+        resource_name=resource_name, cause=cause)
 
 
 @dataclass(frozen=True)
@@ -101,6 +125,9 @@ class CheckGroup:
     rows: tuple[Row, ...]
     catalog: int = 0
     """Position in catalog (first-seen) order, for the sort control."""
+    provenance: tuple[str, ...] = ()
+    """The snapshot sections the evidence was read from, once for the check: a check reads the same sections
+    for every resource, so a 35,000-row page would otherwise repeat them on every row."""
 
     @property
     def worst(self) -> Status:
@@ -115,7 +142,7 @@ class Verdict:
 
 
 def pretty_json(value: Any) -> str:
-    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    return json_text.dumps(value, default=str)
 
 
 def anchor_of(index: int) -> str:
@@ -135,20 +162,16 @@ def check_groups(findings: tuple[Finding, ...], names: dict[str, str] | None = N
         indexes.sort(key=lambda i: findings[i].status.rank)  # stable: engine order within a status
         first = findings[indexes[0]]
         by_status = Counter(findings[i].status for i in indexes)
-        rows = tuple(Row(
-            anchor=anchor_of(i), finding=findings[i], evidence_json=pretty_json(findings[i].evidence),
-            remediation="" if findings[i].remediation == first.remediation else findings[i].remediation,
-            references=() if findings[i].references == first.references else references(findings[i].references),
-            resource_name=names.get(findings[i].resource.lower(), ""),
-            cause=cause_of(causes, findings[i].message) if findings[i].status is Status.ERROR else None,
-        ) for i in indexes)
+        rows = tuple(row(anchor_of(i), findings[i], first, names.get(findings[i].resource.lower(), ""),
+                         cause_of(causes, findings[i].message) if findings[i].status is Status.ERROR else None)
+                     for i in indexes)
         groups.append(CheckGroup(
             check_id=check_id, title=first.title, severity=min((findings[i].severity for i in indexes),
                                                                   key=lambda s: s.rank),
             counts=tuple((s, by_status[s]) for s in STATUSES if by_status[s]),
             open=bool(by_status[Status.FAIL] or by_status[Status.ERROR]),
             remediation=first.remediation, references=references(first.references), rows=rows,
-            catalog=len(groups),
+            catalog=len(groups), provenance=first.provenance,
         ))
     return sorted(groups, key=lambda g: (g.worst.rank, g.severity.rank, g.catalog))
 

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from auditor.models.findings import FindingsDocument
+from auditor.reports import json_text
 from auditor.reports.file_names import FILE_NAMES
 from auditor.reports.files import write_atomic
 
 
 def render(doc: FindingsDocument) -> str:
-    return json.dumps(doc.to_dict(), indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+    return json_text.dumps(doc.to_dict()) + "\n"  # json.dumps(..., indent=2, ensure_ascii=False), faster
 
 
 def write(doc: FindingsDocument, out_dir: Path) -> Path:
