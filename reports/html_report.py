@@ -22,9 +22,9 @@ from typing import Any, NamedTuple
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
+from auditor.models import json_text
 from auditor.models.findings import Finding, FindingsDocument, Severity, Status
 from auditor.models.timeutil import parse_datetime
-from auditor.reports import json_text
 from auditor.reports.file_names import FILE_NAMES
 from auditor.reports.files import write_atomic
 from auditor.reports.html_headline import Cause, app_names, cause_of, error_causes, headline

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from auditor.models import json_text
 from auditor.models.findings import FindingsDocument
-from auditor.reports import json_text
 from auditor.reports.file_names import FILE_NAMES
 from auditor.reports.files import write_atomic
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor.errors import InputError
+from auditor.models import json_text
 from auditor.models.timeutil import parse_run_time
 from auditor.models.wellformed import lone_surrogate_at
 
@@ -104,7 +105,7 @@ class Snapshot:
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=False, ensure_ascii=False) + "\n"
+        return json_text.dumps(self.to_dict()) + "\n"  # json.dumps(..., indent=2, ensure_ascii=False), faster
 
 
 def snapshot_from_dict(doc: Any, origin: str = "snapshot") -> Snapshot:

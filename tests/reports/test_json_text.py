@@ -1,4 +1,4 @@
-"""reports/json_text.py writes what json.dumps(indent=2, ensure_ascii=False) writes, for any value."""
+"""auditor/models/json_text.py writes what json.dumps(indent=2, ensure_ascii=False) writes, for any value."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auditor.reports.json_text import dumps
+from auditor.models.json_text import dumps
 
 scalars = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True)
            | st.text())  # any code point, control characters and lone surrogates included
