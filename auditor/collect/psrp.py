@@ -21,7 +21,7 @@ from pypsrp.exceptions import AuthenticationError, WinRMError, WinRMTransportErr
 from pypsrp.powershell import PowerShell, PSInvocationState, RunspacePool
 from pypsrp.wsman import WSMan
 
-from auditor.collect import clixml
+from auditor.collect import clixml, fragments
 from auditor.collect import shell as seam
 from auditor.collect.allowlist import ensure_allowed
 from auditor.collect.bounds import UNBOUNDED, RunClock, RunStopped, bound_session
@@ -144,6 +144,7 @@ class PsrpShell:
         assert self._wsman is not None  # ensure_wsman made it
         pool = RunspacePool(self._wsman, configuration_name=s.configuration_name, min_runspaces=1, max_runspaces=1)
         clixml.install(pool)  # pypsrp's own deserialiser costs ~1 ms per Exchange object (see clixml.py)
+        fragments.install(pool)  # and its reassembly copies each Receive's payload once per fragment
         pool.open()
         self._pool = pool
         if s.connect == "jump-host":
