@@ -59,7 +59,7 @@ def read_members(pool: ShellPool, identities: Sequence[str], per_pipeline: int =
     """Each group's members (identities: the groups' Guids), in order; batches spread over the shells. Where
     each statement is a request of its own (REST), a marker would only add requests: one pipeline per group."""
     if not pool.statements_share_a_request:
-        return pool.map(lambda identity: read_one(pool, identity), list(identities))
+        return _one_by_one(pool, list(identities))
     chunks = [list(identities[i:i + per_pipeline]) for i in range(0, len(identities), max(1, per_pipeline))]
     return [m for part in pool.map(lambda chunk: _read_chunk(pool, chunk), chunks) for m in part]
 
@@ -74,7 +74,7 @@ def _read_chunk(pool: ShellPool, chunk: list[str], again: bool = False) -> list[
     except CollectionError:
         out = None
     if out is None or out.errors or _problem(out):
-        return [read_one(pool, guid) for guid in chunk]
+        return _one_by_one(pool, chunk)
     split = split_by_marker(out.rows, chunk)
     if split is not None:
         return [Members(rows) for rows in split]
@@ -85,10 +85,16 @@ def _read_chunk(pool: ShellPool, chunk: list[str], again: bool = False) -> list[
     nested = [g for g in chunk if counts[g.lower()] != 1]
     rest = [g for g in chunk if counts[g.lower()] == 1]
     if again or not nested or not rest:
-        return [read_one(pool, guid) for guid in chunk]
-    found = dict(zip(rest, _read_chunk(pool, rest, again=True), strict=True))
-    found.update((guid, read_one(pool, guid)) for guid in nested)
+        return _one_by_one(pool, chunk)
+    jobs: list[list[str]] = [rest, *([guid] for guid in nested)]  # side by side, over the free shells
+    parts = pool.map(lambda job: _read_chunk(pool, job, again=True), jobs)
+    found = {guid: members for job, part in zip(jobs, parts, strict=True)
+             for guid, members in zip(job, part, strict=True)}
     return [found[guid] for guid in chunk]
+
+
+def _one_by_one(pool: ShellPool, identities: list[str]) -> list[Members]:
+    return pool.map(lambda identity: read_one(pool, identity), identities)
 
 
 def split_by_marker(rows: Sequence[dict[str, Any]], guids: Sequence[str]) -> list[list[dict[str, Any]]] | None:
