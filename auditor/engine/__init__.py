@@ -60,7 +60,8 @@ def evaluate(snapshot: Snapshot, baseline: Baseline, catalog: tuple[CheckSpec, .
         findings += _run(ctx, spec, "", ctx.tenant_id, (ctx,))
     findings = link_root_causes(findings)  # a reachable mailbox names the configuration failure behind it
     findings = apply_waivers(findings, baseline.waivers, ctx.now.date())
-    return Evaluation(findings=tuple(findings), inventory=build_inventory(Context(snapshot, baseline)),
+    # the inventory reads the same parsed sections and indexes the checks built (the snapshot does not change)
+    return Evaluation(findings=tuple(findings), inventory=build_inventory(ctx),
                       waivers=waiver_states(baseline.waivers, findings, ctx.now.date()))
 
 
