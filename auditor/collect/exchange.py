@@ -108,6 +108,10 @@ class ExchangeCollector:
             early = probes(self.integrations, None)
             auth_early_f = run.submit(lambda: self._authorization_items(
                 early, *principals_f.result(), breaker, _found_rows(found_f.result())))
+            # The queues' and explicit canaries' access tests need only their look-ups: as many whole batches of
+            # them as there are run while the pool lists (whole ones only: the run sends no more pipelines).
+            ahead = dict(list(early.items())[:len(early) // self.batch_size * self.batch_size])
+            access_early_f = run.submit(lambda: self._access_items(ahead, _found_rows(found_f.result())))
             recipients_f = run.submit(lambda: self._recipients(policies_f.result(), groups_f.result()))
             reader, ours = ScopeReader(self.pool), {i.app_id.lower() for i in self.integrations}
             reads = lambda by, **more: by.read(policies_f.result(), recipients_f.result(),  # noqa: E731
@@ -128,7 +132,8 @@ class ExchangeCollector:
             mailboxes, rows = self._mailboxes(found_f.result(), sampled)
             auth_late_f = run.submit(lambda: (auth_early_f.result(),
                                               self._authorization_items(later, *principals_f.result(), breaker, rows)))
-            access = self._access_tests(probed, rows)
+            rest = {k: v for k, v in probed.items() if k not in ahead}
+            access = self._access_section(probed, {**access_early_f.result(), **self._access_items(rest, rows)})
             (auth_keys_early, found_early), (auth_keys_late, found_late) = auth_late_f.result()
             authorization = self._authorization_section(probed, [*auth_keys_early, *auth_keys_late],
                                                         {**found_early, **found_late})
@@ -337,7 +342,8 @@ class ExchangeCollector:
             section = ok(section.name, by_guid(section.data), wanted, section.item_errors)
         return section
 
-    def _access_tests(self, probed: dict[str, tuple[str, str]], rows: dict[str, dict[str, Any]]) -> Section:
+    def _access_items(self, probed: dict[str, tuple[str, str]], rows: dict[str, dict[str, Any]]
+                      ) -> dict[str, ItemResult]:
         """Test-ApplicationAccessPolicy, batched: rows name their input by AppId and MailboxId, whichever of the
         mailbox's identifiers MailboxId carries (undocumented; a row matching none reruns alone)."""
         ids = {address: mailbox_ids(row) for address, row in rows.items()}
@@ -346,9 +352,12 @@ class ExchangeCollector:
             app, address = probed[key]
             return str(row.get("AppId") or "").lower() == app and names_mailbox(row, ids.get(address.lower(), set()))
 
-        keys = list(probed)
-        found = self.pool.read_items(keys, lambda k: Command("Test-ApplicationAccessPolicy", {
+        return self.pool.read_items(list(probed), lambda k: Command("Test-ApplicationAccessPolicy", {
             "Identity": probed[k][1], "AppId": probed[k][0]}), owns, lambda k: probed[k][1], self.batch_size)
+
+    @staticmethod
+    def _access_section(probed: dict[str, tuple[str, str]], found: dict[str, ItemResult]) -> Section:
+        keys = list(probed)
         return items_section("exchange.accessTests", keys, found, False, lambda k, it: [
             {**it.rows[0], "Identity": probed[k][1].lower()}] if it.rows else [], keys)
 
