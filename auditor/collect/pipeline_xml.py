@@ -121,7 +121,7 @@ class PipelineTemplates:
         return b"".join(out)
 
     def _shape(self, message: Any) -> tuple[tuple[Any, ...], Any, list[str]] | None:
-        pipeline = getattr(message, "pipeline", None)
+        pipeline: Any = getattr(message, "pipeline", None)
         host = getattr(message, "host_info", None)
         commands = list(getattr(pipeline, "commands", None) or [])
         if not commands or type(host) is not HostInfo or getattr(host, "host", None) is not None:
