@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.signals import ctrl_c_delivered
+
 from .conftest import FIGURES
 
 LIMIT_S = 5.0  # issue 18: "SIGINT ends any run within 5 s"
@@ -45,7 +47,7 @@ def test_a_signal_mid_run_ends_it_within_seconds_with_one_line_and_the_reports(
         tmp_path: Path, signum: int, code: int) -> None:
     out = tmp_path / "out"
     run = subprocess.Popen([*CLI, "demo", "--faults", "latency_ms=300", "--out", str(out)],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=ctrl_c_delivered,
                            env={**os.environ, "AUDITOR_CLIENT_SECRET": "unused-by-the-demo"})
     try:
         time.sleep(4.0)  # started, signed in, reading Graph and Exchange (a full run takes far longer)

@@ -19,6 +19,7 @@ from auditor.collect.local_pwsh import LocalSettings
 from auditor.demo import DEMO_TENANT, running_emulator
 from auditor.emulator.faults import FaultPlan
 from auditor.emulator.pwsh_launcher import standin_pwsh
+from tests.signals import ctrl_c_delivered
 
 from .support import alive, child_pids, local_audit_with
 
@@ -31,7 +32,7 @@ def _start_demo(tmp_path: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-c", "from auditor.cli import main; main()", "demo", "--exchange-transport", "local",
          "--faults", "pwsh=hang:Get-Mailbox", "--out", str(tmp_path / "out"), "--quiet"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, preexec_fn=ctrl_c_delivered)
 
 
 def _wait_for_hung_children(parent: subprocess.Popen[bytes]) -> list[int]:
