@@ -316,14 +316,21 @@ EXPIRED_TOKEN_FORMS = ("unauthorized", "commandNotFound")
 
 
 def _check_session_settings(emu: dict[str, Any]) -> None:
-    """`tokenLifetimeSeconds` (the lifetime of the tokens the emulated Entra issues) and `expiredToken` (how the
-    Exchange session answers once its token has expired; docs/emulator.md)."""
+    """`tokenLifetimeSeconds` (the lifetime of the tokens the emulated Entra issues), `expiredToken` (how the
+    Exchange session answers once its token has expired) and `exchangeEnvironment` (the cloud the REST endpoint
+    plays; docs/emulator.md)."""
     lifetime = emu.get("tokenLifetimeSeconds")
     if lifetime is not None and (not isinstance(lifetime, int) or isinstance(lifetime, bool) or lifetime < 1):
         raise Invalid("emulator.tokenLifetimeSeconds: must be a whole number of seconds, at least 1")
     form = emu.get("expiredToken")
     if form is not None and form not in EXPIRED_TOKEN_FORMS:
         raise Invalid(f"emulator.expiredToken: must be one of {', '.join(EXPIRED_TOKEN_FORMS)}, not {form!r}")
+    from auditor.emulator.exchange.connect import ENVIRONMENT_AUDIENCES  # it imports the tenant model, as we do
+
+    cloud = emu.get("exchangeEnvironment")
+    if cloud is not None and cloud not in ENVIRONMENT_AUDIENCES:
+        raise Invalid(f"emulator.exchangeEnvironment: must be one of {', '.join(ENVIRONMENT_AUDIENCES)}, "
+                      f"not {cloud!r}")
 
 
 def _check_denied_cmdlets(client: dict[str, Any], at: str) -> None:

@@ -12,14 +12,15 @@ import pytest
 from auditor.collect.exchange_reader import read_exchange
 from auditor.collect.rest import RestSettings, RestShellPool
 from auditor.emulator.server import EmulatorServer
+from auditor.emulator.tenant import load_tenant
 from auditor.engine import evaluate
-from auditor.errors import CollectionError
+from auditor.errors import CollectionError, TenantFileError
 from auditor.models.findings import Status
 from auditor.models.snapshot import SectionStatus
-from tests.collect_exchange.support import EXCHANGE_SECTIONS, audit_baseline, snapshot_with
+from tests.collect_exchange.support import EXCHANGE_SECTIONS, audit_baseline, collector_doc, snapshot_with
 from tests.emulator_exchange.helpers import AUDITOR_APP, exchange_token
 
-from .support import collect_rest, open_pool, rest_counts, rest_settings
+from .support import both_transports, collect_rest, open_pool, rest_counts, rest_settings
 
 EXCHANGE_CHECKS = {"GRP-001", "GRP-002", "GRP-003", "GRP-004", "MBX-001", "MBX-002", "SCOPE-001", "SCOPE-002",
                    "SCOPE-003", "SCOPE-004", "SCOPE-005", "SCOPE-006"}
@@ -140,3 +141,26 @@ def test_wiring_from_the_baseline(server: EmulatorServer) -> None:
     sections, facts = read_exchange(base, None, lambda: exchange_token(server))  # type: ignore[arg-type]
     assert all(s.status is SectionStatus.OK for s in sections.values())
     assert facts["exchange"]["transport"] == "rest" and facts["exchange"]["pools"] == 3
+
+
+def test_a_token_for_another_clouds_exchange_is_refused(server: EmulatorServer) -> None:
+    """The worldwide endpoint takes no GCC High token (the emulator plays one cloud: emulator.exchangeEnvironment)."""
+    message, _ = _refused(server, exchange_token(server, audience="https://outlook.office365.us"))
+    assert "wrong audience 'https://outlook.office365.us' (expected 'https://outlook.office365.com')" in message
+
+
+def test_an_endpoint_playing_gcc_high_takes_its_own_clouds_token_only() -> None:
+    doc = collector_doc()
+    doc["emulator"]["exchangeEnvironment"] = "O365USGovGCCHigh"
+    with both_transports(load_tenant(doc)) as (server, _):
+        message, _ = _refused(server, exchange_token(server))  # the worldwide audience
+        assert "(expected 'https://outlook.office365.us')" in message
+        sections, _ = collect_rest(server, token=lambda: exchange_token(server, audience="https://outlook.office365.us"))
+        assert all(s.status is SectionStatus.OK for s in sections.values())
+
+
+def test_an_unknown_cloud_is_refused_by_the_tenant_file() -> None:
+    doc = collector_doc()
+    doc["emulator"]["exchangeEnvironment"] = "O365Moon"
+    with pytest.raises(TenantFileError, match=r"emulator\.exchangeEnvironment: must be one of O365Default"):
+        load_tenant(doc)

@@ -26,7 +26,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from auditor.emulator.exchange.cmdlets import ExchangeCmdlets
-from auditor.emulator.exchange.connect import EXCHANGE_AUDIENCES, MANAGE_AS_APP
+from auditor.emulator.exchange.connect import ENVIRONMENT_AUDIENCES, EXCHANGE_APP_ID, MANAGE_AS_APP
 from auditor.emulator.exchange.model import NOT_FOUND, CmdletError, ErrorInfo, Record, command_not_found
 from auditor.emulator.exchange.session_rules import SessionRules
 from auditor.emulator.faults import FaultPlan, RequestCounters
@@ -58,6 +58,10 @@ class RestService:
         self._lock = threading.Lock()
         self._sequence = 0  # InvokeCommand requests, for `throttle_every`
         self.rules = SessionRules.from_doc(tenant.doc)
+        # The cloud this endpoint plays (emulator.exchangeEnvironment): a token for another cloud's Exchange is
+        # refused, as the worldwide endpoint refuses a GCC High token (docs/microsoft-facts.md, "Exchange REST").
+        self.environment = str((tenant.doc.get("emulator") or {}).get("exchangeEnvironment") or "O365Default")
+        self.audiences = ENVIRONMENT_AUDIENCES[self.environment] | {EXCHANGE_APP_ID}
 
     def _count(self, route: str) -> None:
         if self.counters is not None:
@@ -113,9 +117,9 @@ class RestService:
         problem, status = None, 401
         if claims is None:
             problem = "The access token is missing, invalid or has expired."
-        elif claims.audience.rstrip("/").lower() not in EXCHANGE_AUDIENCES:
-            problem = (f"The access token is invalid: wrong audience '{claims.audience}' "
-                       "(expected 'https://outlook.office365.com').")
+        elif claims.audience.rstrip("/").lower() not in self.audiences:
+            expected = sorted(ENVIRONMENT_AUDIENCES[self.environment])[0]
+            problem = f"The access token is invalid: wrong audience '{claims.audience}' (expected '{expected}')."
         elif claims.tenant_id.lower() != path_tenant.lower() or path_tenant.lower() != self.tenant.id.lower():
             problem = f"The access token was issued for tenant '{claims.tenant_id}', not for '{path_tenant}'."
         elif MANAGE_AS_APP not in claims.roles:
