@@ -92,9 +92,10 @@ class ExchangeCollector:
     def collect(self) -> tuple[dict[str, Section], dict[str, Any]]:
         """Every read starts as soon as what it needs is known, so the shells never idle while work waits.
 
-        The mailbox listing (the canary pool) is by far the longest pipeline; it starts first and holds one
-        shell while everything that does not need it (listings, groups, look-ups, and the authorization tests
-        of queues and explicit canaries) runs on the others. Only the sampled canaries wait for it."""
+        The mailbox listing (the canary pool) is by far the longest read; it starts first, and everything that
+        does not need it (listings, groups, look-ups, the integrations' scope reads, and the access and
+        authorization tests of queues and explicit canaries) takes the shells between its partitions. Only
+        the sampled and scope canaries wait for it; the sweep apps' scope reads fill the shells' idle moments."""
         started = time.monotonic()
         with ThreadPoolExecutor(max_workers=12, thread_name_prefix="exo-read") as run:
             pool_f = run.submit(self._mailbox_pool)
