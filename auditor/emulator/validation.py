@@ -13,6 +13,7 @@ from typing import Any
 from cryptography import x509
 
 from auditor.emulator.builtin import builtin_service_principals
+from auditor.emulator.clouds import ENVIRONMENT_AUDIENCES
 from auditor.emulator.realism import Realism
 
 GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -325,8 +326,6 @@ def _check_session_settings(emu: dict[str, Any]) -> None:
     form = emu.get("expiredToken")
     if form is not None and form not in EXPIRED_TOKEN_FORMS:
         raise Invalid(f"emulator.expiredToken: must be one of {', '.join(EXPIRED_TOKEN_FORMS)}, not {form!r}")
-    from auditor.emulator.exchange.connect import ENVIRONMENT_AUDIENCES  # it imports the tenant model, as we do
-
     cloud = emu.get("exchangeEnvironment")
     if cloud is not None and cloud not in ENVIRONMENT_AUDIENCES:
         raise Invalid(f"emulator.exchangeEnvironment: must be one of {', '.join(ENVIRONMENT_AUDIENCES)}, "

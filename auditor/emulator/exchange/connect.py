@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from auditor.emulator.clouds import ENVIRONMENT_AUDIENCES, EXCHANGE_APP_ID
 from auditor.emulator.exchange.binding import bind
 from auditor.emulator.exchange.model import PARAMETER_BINDING, UNAUTHORIZED, CmdletError, ErrorInfo
 from auditor.emulator.tenant import Tenant
@@ -17,17 +18,6 @@ from auditor.emulator.tokens import TokenIssuer
 CONNECT = "Connect-ExchangeOnline"
 DISCONNECT = "Disconnect-ExchangeOnline"
 MANAGE_AS_APP = "Exchange.ManageAsApp"
-# -ExchangeEnvironmentName: the documented values, and the token audience (the Exchange resource) each one
-# connects with. O365Default is the default; the DoD cloud is reached as webmail.apps.mil (the documented
-# ConnectionUri) and its tokens are issued for outlook-dod.office365.us (community scripts): both are accepted.
-ENVIRONMENT_AUDIENCES: dict[str, frozenset[str]] = {
-    "O365Default": frozenset({"https://outlook.office365.com"}),
-    "O365GermanyCloud": frozenset({"https://outlook.office.de"}),
-    "O365China": frozenset({"https://partner.outlook.cn"}),
-    "O365USGovGCCHigh": frozenset({"https://outlook.office365.us"}),
-    "O365USGovDoD": frozenset({"https://webmail.apps.mil", "https://outlook-dod.office365.us"}),
-}
-EXCHANGE_APP_ID = "00000002-0000-0ff1-ce00-000000000000"
 EXCHANGE_AUDIENCES = frozenset({a for audiences in ENVIRONMENT_AUDIENCES.values() for a in audiences}
                                | {EXCHANGE_APP_ID})
 CONNECT_PARAMS = (

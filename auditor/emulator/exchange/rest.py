@@ -25,8 +25,9 @@ from collections.abc import Mapping
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from auditor.emulator.clouds import ENVIRONMENT_AUDIENCES, EXCHANGE_APP_ID
 from auditor.emulator.exchange.cmdlets import ExchangeCmdlets
-from auditor.emulator.exchange.connect import ENVIRONMENT_AUDIENCES, EXCHANGE_APP_ID, MANAGE_AS_APP
+from auditor.emulator.exchange.connect import MANAGE_AS_APP
 from auditor.emulator.exchange.model import NOT_FOUND, CmdletError, ErrorInfo, Record, command_not_found
 from auditor.emulator.exchange.session_rules import SessionRules
 from auditor.emulator.faults import FaultPlan, RequestCounters
