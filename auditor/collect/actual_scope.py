@@ -29,7 +29,6 @@ from auditor.models.baseline import Integration
 from auditor.models.snapshot import Section, SectionStatus
 
 SOURCE = ACTUAL_SCOPE_SOURCE
-TRUNCATED = "more results available"
 MEMBER_LIMIT = 500
 """Mailbox addresses recorded per path and per app (sorted, beyond the queues); counts are always exact."""
 # The identifiers ride along: Test-ApplicationAccessPolicy's MailboxId may carry any of them (undocumented), and a
@@ -226,8 +225,7 @@ class ScopeReader:
                                                            "ResultSize": "Unlimited"})])
         except CollectionError as exc:
             return Target(name, error=one_line(str(exc)))
-        problem = out.errors[0].message if out.errors else next(
-            (w for w in out.warnings if TRUNCATED in w.lower()), None)
+        problem = out.incomplete
         if problem:
             return Target(name, error=f"Get-Recipient -RecipientPreviewFilter {text!r}: {one_line(problem)}")
         return Target(name, _mailbox_rows(out.rows))

@@ -49,7 +49,6 @@ __all__ = ["SECTIONS", "SOURCES", "ExchangeCollector", "collect_exchange", "erro
 MEMBER_KEYS = ("Name", "PrimarySmtpAddress", "Guid", "ExternalDirectoryObjectId", "RecipientTypeDetails")
 TEST_BATCH = 50  # Test-ApplicationAccessPolicy statements per pipeline (measured: see the report of issue 4)
 LOOKUP_BATCH = 50
-TRUNCATED = "more results available"
 
 
 def collect_exchange(baseline: Baseline, open_pool: Callable[[], ShellPool], *, batch_size: int = TEST_BATCH,
@@ -171,8 +170,7 @@ class ExchangeCollector:
             return on_failure(exc) if on_failure else failed(name, str(exc), source)
         except CollectionError as exc:
             return failed(name, str(exc), source)
-        problem = out.errors[0].message if out.errors else next(
-            (w for w in out.warnings if TRUNCATED in w.lower()), None)
+        problem = out.incomplete
         return failed(name, f"{command.describe()}: {problem}", source) if problem else ok(name, out.rows,
                                                                                              source=source)
 

@@ -27,7 +27,6 @@ from auditor.collect.shell import Command, Output, ShellPool, one_line
 from auditor.errors import CollectionError
 
 GROUPS_PER_PIPELINE = 25  # two statements per group: 50 statements, as the batched look-ups
-TRUNCATED = "more results available"
 
 
 @dataclass(frozen=True)
@@ -50,7 +49,7 @@ def read_one(pool: ShellPool, identity: str) -> Members:
         out = pool.run([member_command(identity)])
     except CollectionError as exc:
         return Members([], failure=one_line(str(exc)))
-    problem = _problem(out)
+    problem = out.incomplete
     return Members([], problem=problem) if problem else Members(out.rows)
 
 
@@ -73,7 +72,7 @@ def _read_chunk(pool: ShellPool, chunk: list[str], again: bool = False) -> list[
         out: Output | None = pool.run(commands)
     except CollectionError:
         out = None
-    if out is None or out.errors or _problem(out):
+    if out is None or out.incomplete:
         return _one_by_one(pool, chunk)
     split = split_by_marker(out.rows, chunk)
     if split is not None:
@@ -116,8 +115,3 @@ def split_by_marker(rows: Sequence[dict[str, Any]], guids: Sequence[str]) -> lis
         start = at + 1
     return groups
 
-
-def _problem(out: Output) -> str | None:
-    if out.errors:
-        return out.errors[0].message
-    return next((w for w in out.warnings if TRUNCATED in w.lower()), None)

@@ -26,6 +26,7 @@ from auditor.redact import quiet_client_loggers
 
 T = TypeVar("T")
 R = TypeVar("R")
+TRUNCATED = "more results available"  # Exchange's warning when -ResultSize cut a listing short
 TRANSIENT_WORDS = ("busy", "throttl", "try again", "temporarily", "unavailable", "transientexception")
 GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
@@ -97,6 +98,14 @@ class Output:
     rows: list[dict[str, Any]] = field(default_factory=list)
     errors: list[CmdletErrorInfo] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def incomplete(self) -> str | None:
+        """Why these rows are not the whole answer: the first error, or the warning Exchange gives when
+        `-ResultSize` cut a listing short ("more results available"); None when they are."""
+        if self.errors:
+            return self.errors[0].message
+        return next((w for w in self.warnings if TRUNCATED in w.lower()), None)
 
 
 class PipelineFailed(CollectionError):
