@@ -19,11 +19,12 @@ import threading
 from collections.abc import Callable
 from typing import Any
 from xml.etree import ElementTree
+from xml.sax.saxutils import escape
 
 from pypsrp.complex_objects import CommandParameter, HostInfo
 from pypsrp.messages import CreatePipeline
 
-TEMPLATES_KEPT = 64  # shapes remembered per serializer (a run uses a handful)
+TEMPLATES_KEPT = 64  # shapes remembered per process (a run uses a handful)
 _MARK = re.compile(rb"\xee\x80\x80(\d+)\xee\x80\x81")  # U+E000 index U+E001: untouched by CLIXML and XML escaping
 _SIMPLE = (bool, int, type(None))
 
@@ -40,35 +41,28 @@ class _Placeholders:
         return mark
 
 
-def _value_shape(value: Any, marks: _Placeholders) -> tuple[Any, Any] | None:
-    """(the part of the shape key, the placeholder value) for one parameter value; None outside the fast path."""
+def _value_shape(value: Any, marks: _Placeholders) -> tuple[Any, Any, list[str]] | None:
+    """(the part of the shape key, the placeholder value, the texts the placeholders stand for) for one
+    parameter value; None outside the fast path."""
     # ElementTree writes an empty text as an empty element (`<S N="V" />`): "" is a shape of its own
     if type(value) is str and value:
-        return "S", marks.text()
+        return "S", marks.text(), [value]
     if type(value) in _SIMPLE or value == "":  # the value itself is part of the shape: few distinct ones
-        return ("V", type(value).__name__, value), value
+        return ("V", type(value).__name__, value), value, []
     if type(value) is list and all(type(item) is str for item in value):
-        return ("L", tuple(bool(item) for item in value)), [marks.text() if item else "" for item in value]
+        return (("L", tuple(bool(item) for item in value)), [marks.text() if item else "" for item in value],
+                [item for item in value if item])
     return None
 
 
-def _texts(value: Any) -> list[str]:
-    """The non-empty text values of one parameter value, in the order their placeholders were handed out."""
-    if type(value) is str:
-        return [value] if value else []
-    if type(value) is list:
-        return [item for item in value if item]
-    return []
-
-
-_COMMAND_DEFAULTS = ("is_script", "use_local_scope", "merge_my_result", "merge_to_result", "merge_previous",
+_COMMAND_SETTINGS = ("is_script", "use_local_scope", "merge_my_result", "merge_to_result", "merge_previous",
                      "merge_error", "merge_warning", "merge_verbose", "merge_debug", "merge_information")
 
 
 def _command_key(command: Any) -> tuple[Any, ...]:
     """The command's own settings, by value (pypsrp's enum objects compare by identity, so their values)."""
     return tuple(getattr(getattr(command, name, None), "value", getattr(command, name, None))
-                 for name in _COMMAND_DEFAULTS)
+                 for name in _COMMAND_SETTINGS)
 
 
 _SHARED: dict[tuple[Any, ...], tuple[list[bytes], list[int]]] = {}
@@ -116,7 +110,8 @@ class PipelineTemplates:
             return None
         out = [parts[0]]
         for index, part in zip(order, parts[1:], strict=True):
-            out.append(_xml_text(self._escape_text(texts[index]) or "").encode("utf-8"))
+            # character data as ElementTree.tostring writes it: &, < and > escaped
+            out.append(escape(self._escape_text(texts[index]) or "").encode("utf-8"))
             out.append(part)
         return b"".join(out)
 
@@ -141,7 +136,7 @@ class PipelineTemplates:
                     return None
                 arg_keys.append((arg.name, shaped[0]))
                 new_args.append(CommandParameter(name=arg.name, value=shaped[1]))
-                texts += _texts(arg.value)
+                texts += shaped[2]
             end = bool(command.end_of_statement) or position == len(commands) - 1
             command_keys.append((command.cmd, getattr(command, "protocol_version", None), end,
                                  _command_key(command), tuple(arg_keys)))
@@ -158,13 +153,3 @@ class PipelineTemplates:
         stand_in_message.pipeline = stand_in_pipeline
         return (settings, tuple(command_keys)), stand_in_message, texts
 
-
-def _xml_text(text: str) -> str:
-    """XML character data as ElementTree writes it (ElementTree.tostring escapes &, < and > in text)."""
-    if "&" in text:
-        text = text.replace("&", "&amp;")
-    if "<" in text:
-        text = text.replace("<", "&lt;")
-    if ">" in text:
-        text = text.replace(">", "&gt;")
-    return text
