@@ -63,10 +63,20 @@ def sample_canaries(app_id: str, pool: Iterable[str], excluded: Iterable[str], s
 def first_ranked(app_id: str, candidates: Iterable[str], size: int, week: str = "") -> list[str]:
     """The `size` lower-cased candidates first in canary_rank order. The raw digest orders as its hex form
     does, and a partial selection spares sorting a 50,000-mailbox pool once per integration."""
-    prefix, suffix = app_id.lower().encode("utf-8"), week.encode("utf-8")
-    sha256 = hashlib.sha256
-    return heapq.nsmallest(size, candidates,
-                           key=lambda a: (sha256(prefix + a.encode("utf-8") + suffix).digest(), a))
+    pool = list(candidates)
+    return [a for _, a in heapq.nsmallest(size, zip(rank_digests(app_id, rank_tails(pool, week)), pool,
+                                                    strict=True))]
+
+
+def rank_tails(addresses: Sequence[str], week: str = "") -> list[bytes]:
+    """What follows the app id in each lower-cased address's canary_rank digest (shared by every integration)."""
+    return [(address + week).encode("utf-8") for address in addresses]
+
+
+def rank_digests(app_id: str, tails: Sequence[bytes]) -> list[bytes]:
+    """canary_rank's raw SHA-256 digest for each tail of rank_tails."""
+    prefix, sha256 = app_id.lower().encode("utf-8"), hashlib.sha256
+    return [sha256(prefix + tail).digest() for tail in tails]
 
 
 def is_group(row: Mapping[str, Any]) -> bool:

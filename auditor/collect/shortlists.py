@@ -14,13 +14,12 @@ hold, and that integration is ranked over the whole pool as before.
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 import threading
 from collections.abc import Container, Iterable, Mapping, Sequence
 from typing import Any
 
-from auditor.collect.canaries import in_pool
+from auditor.collect.canaries import in_pool, rank_digests, rank_tails
 
 SLACK = 16
 
@@ -40,12 +39,9 @@ class Shortlists:
         if self.size <= 0 or not self.apps:
             return
         addresses = sorted({str(r["PrimarySmtpAddress"]).lower() for r in rows if in_pool(r)})
-        tails = [(a + self.week).encode("utf-8") for a in addresses]  # what follows the app id in the digest
-        sha256, ranked = hashlib.sha256, {}
-        for app in self.apps:
-            prefix = app.encode("utf-8")
-            digests = [sha256(prefix + tail).digest() for tail in tails]
-            ranked[app] = heapq.nsmallest(self.keep, zip(digests, addresses, strict=True))
+        tails = rank_tails(addresses, self.week)
+        ranked = {app: heapq.nsmallest(self.keep, zip(rank_digests(app, tails), addresses, strict=True))
+                  for app in self.apps}
         with self._lock:
             self._parts.append((len(addresses), ranked))
 
