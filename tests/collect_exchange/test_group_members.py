@@ -10,6 +10,7 @@ import pytest
 
 from auditor.collect.group_members import read_members, read_one, split_by_marker
 from auditor.collect.psrp import PsrpShellPool
+from auditor.collect.shell import Command
 from auditor.emulator.exchange import ExchangeService
 from auditor.emulator.server import EmulatorServer
 from auditor.emulator.tenant import load_tenant
@@ -110,6 +111,5 @@ def test_a_batch_with_groups_nested_in_each_other_batches_the_others_again(bulk)
     assert used == 1 + 1 + 2  # the batch, the 23 others again, the two nested ones alone
 
 
-def _group(address: str) -> Any:
-    from auditor.collect.shell import Command
+def _group(address: str) -> Command:
     return Command("Get-DistributionGroup", {"Identity": address})
